@@ -1,0 +1,151 @@
+# unitroute: make builds bin/unitgw, bin/unitproxy, bin/unitctl and the
+# router library; make test runs every test (also under ASan+UBSan); make demo
+# runs the two-unit demo. Both install missing Debian packages first (deps).
+
+CC      ?= cc
+PKGS    := libconfig libmicrohttpd libcurl openssl libmariadb
+BUILD   ?= build
+
+# Debian packages: to build, to test, to benchmark.
+DEB_BUILD := gcc make pkg-config libc6-dev libmicrohttpd-dev libconfig-dev \
+             libssl-dev libmariadb-dev libcmocka-dev libcurl4-openssl-dev
+DEB_TEST  := mariadb-server mariadb-client curl python3 python3-pymysql \
+             procps iproute2 sysbench
+DEB_BENCH := wrk nginx libnginx-mod-http-lua haproxy sysbench
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wno-format-nonliteral
+CFLAGS   ?= -O2 -g
+CPPFLAGS += -std=c11 -D_GNU_SOURCE -I. $(PKG_CFLAGS)
+ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN) -pthread -MMD -MP
+LDFLAGS  += -pthread
+LIBS     := $(PKG_LIBS) -lm
+
+# Every component's sources but its main.c go into a static library, so a
+# test links against exactly the modules it uses.
+ROUTER_SRC  := $(wildcard router/*.c)
+GATEWAY_SRC := $(filter-out gateway/main.c,$(wildcard gateway/*.c gateway/*/*.c))
+PROXY_SRC   := $(filter-out proxy/main.c,$(wildcard proxy/*.c proxy/*/*.c))
+CONTROL_SRC := $(filter-out control/main.c,$(wildcard control/*.c control/*/*.c))
+TEST_SRC    := $(wildcard tests/test_*.c)
+BENCH_SRC   := $(wildcard tests/bench/*.c)
+TOOL_SRC    := $(wildcard tests/tools/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB_ROUTER  := $(BUILD)/libunitroute.a
+LIB_GATEWAY := $(BUILD)/libgateway.a
+LIB_PROXY   := $(BUILD)/libproxy.a
+LIB_CONTROL := $(BUILD)/libcontrol.a
+COMPONENT_LIBS := $(LIB_GATEWAY) $(LIB_PROXY) $(LIB_CONTROL) $(LIB_ROUTER)
+
+BINDIR ?= bin
+BINS  := $(BINDIR)/unitgw $(BINDIR)/unitproxy $(BINDIR)/unitctl
+TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+
+.PHONY: all deps deps-bench test test-unit test-asan test-integration demo \
+        bench bench-router bench-gateway bench-proxy clean
+.DELETE_ON_ERROR:
+
+all: $(BINS) $(LIB_ROUTER) $(TOOLS) conf/secret.key
+
+# The rule-signing key of the example configuration: random, mode 600, never
+# committed.
+conf/secret.key:
+	@umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > $@
+	@echo "created $@ (rule-signing secret, mode 600)"
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB_ROUTER): $(call obj,$(ROUTER_SRC))
+$(LIB_GATEWAY): $(call obj,$(GATEWAY_SRC))
+$(LIB_PROXY): $(call obj,$(PROXY_SRC))
+$(LIB_CONTROL): $(call obj,$(CONTROL_SRC))
+$(COMPONENT_LIBS):
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^ $(if $^,,$(BUILD)/obj/empty.o)
+
+$(BUILD)/obj/empty.o:
+	@mkdir -p $(dir $@)
+	echo 'typedef int ur_empty_unit;' | $(CC) -x c -c - -o $@
+
+$(LIB_GATEWAY) $(LIB_PROXY) $(LIB_CONTROL): | $(BUILD)/obj/empty.o
+
+$(BINDIR)/unitgw: $(BUILD)/obj/gateway/main.o $(LIB_GATEWAY) $(LIB_ROUTER)
+$(BINDIR)/unitproxy: $(BUILD)/obj/proxy/main.o $(LIB_PROXY) $(LIB_ROUTER)
+$(BINDIR)/unitctl: $(BUILD)/obj/control/main.o $(LIB_CONTROL) $(LIB_ROUTER)
+$(BINS):
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(COMPONENT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LIBS) $(TEST_LIBS) -o $@
+
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(COMPONENT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(COMPONENT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+
+# ---- set-up ----------------------------------------------------------------
+
+# Installs exactly the Debian packages that are missing; runs no apt at all
+# when everything is present.
+deps:
+	@sh tests/harness/install-deps.sh $(DEB_BUILD) $(DEB_TEST)
+
+deps-bench:
+	@sh tests/harness/install-deps.sh $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
+
+# ---- tests -------------------------------------------------------------------
+
+test: deps
+	@$(MAKE) --no-print-directory all tests
+	@$(MAKE) --no-print-directory BUILD=build-asan BINDIR=build-asan/bin \
+	    CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	    LDFLAGS='-pthread -fsanitize=address,undefined' all tests
+	@sh tests/run.sh
+
+tests: $(TESTS) $(BENCHES)
+
+test-unit: all tests
+	@sh tests/run.sh unit
+
+test-integration: all tests
+	@sh tests/run.sh integration
+
+# ---- the demo ----------------------------------------------------------------
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/demo/run-demo.sh
+
+# ---- benchmarks ----------------------------------------------------------------
+
+bench: bench-router bench-gateway bench-proxy
+
+bench-router: all tests
+	@$(BUILD)/bench/bench_router
+
+bench-gateway: deps-bench all tests
+	@bash tests/bench/bench-gateway.sh
+
+bench-proxy: deps-bench all tests
+	@bash tests/bench/bench-proxy.sh
+
+clean:
+	rm -rf build build-asan bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

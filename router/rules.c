@@ -291,6 +291,7 @@ static void rules_hash_put(struct rules *r, uint64_t buyer, uint8_t unit_bits, u
 /* Build bucket_slot[] and the override hash from the normalized model. */
 static int rules_build_tables(struct rules *r)
 {
+    r->bucket_magic = ~(unsigned __int128)0 / r->buckets + 1;
     r->bucket_slot = malloc(r->buckets);
     if (r->bucket_slot == NULL)
         return -1;
@@ -304,7 +305,9 @@ static int rules_build_tables(struct rules *r)
     size_t keys = r->noverrides + r->nbuyer_bans;
     if (keys == 0)
         return 0;
-    size_t size = rules_pow2_at_least(keys * 2);
+    /* at most 1/8 full: most lookups are of buyers without an override and
+     * end at their first, empty slot, a branch the CPU predicts */
+    size_t size = rules_pow2_at_least(keys * 8);
     r->ovr_keys = calloc(size, sizeof(*r->ovr_keys));
     r->ovr_slots = malloc(size);
     if (r->ovr_keys == NULL || r->ovr_slots == NULL)

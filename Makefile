@@ -95,7 +95,10 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(COMPONENT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
 
-$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(COMPONENT_LIBS)
+# A tool is tests/tools/NAME.c plus, if it is larger, tests/tools/NAME/*.c.
+.SECONDEXPANSION:
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o \
+                  $$(call obj,$$(wildcard tests/tools/$$*/*.c)) $(COMPONENT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
 

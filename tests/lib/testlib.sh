@@ -7,6 +7,8 @@
 
 UR_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 UR_BIN=${UR_BIN:-$UR_ROOT/bin}
+# test tools (tests/tools/*.c) of the same build as UR_BIN
+UR_TOOLS=${UR_TOOLS:-$(d=$(dirname "$UR_BIN")/tools; [ -d "$d" ] && echo "$d" || echo "$UR_ROOT/build/tools")}
 T_PASS=0
 T_FAIL=0
 T_CLEANUP=()

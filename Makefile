@@ -50,16 +50,21 @@ BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
 .PHONY: all deps deps-bench test test-unit test-asan test-integration demo \
-        bench bench-router bench-gateway bench-proxy clean
+        bench bench-router bench-gateway bench-proxy bench-cutover clean
 .DELETE_ON_ERROR:
 
-all: $(BINS) $(LIB_ROUTER) $(TOOLS) conf/secret.key
+all: $(BINS) $(LIB_ROUTER) $(TOOLS) conf/secret.key conf/control.token
 
 # The rule-signing key of the example configuration: random, mode 600, never
 # committed.
 conf/secret.key:
 	@umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > $@
 	@echo "created $@ (rule-signing secret, mode 600)"
+
+# API token of the example control center: random, mode 600, never committed.
+conf/control.token:
+	@umask 077; head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > $@
+	@echo "created $@ (control center API token, mode 600)"
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -137,7 +142,7 @@ demo: deps
 
 # ---- benchmarks ----------------------------------------------------------------
 
-bench: bench-router bench-gateway bench-proxy
+bench: bench-router bench-gateway bench-proxy bench-cutover
 
 bench-router: all tests
 	@$(BUILD)/bench/bench_router
@@ -147,6 +152,9 @@ bench-gateway: deps-bench all tests
 
 bench-proxy: deps-bench all tests
 	@bash tests/bench/bench-proxy.sh
+
+bench-cutover: all tests
+	@bash tests/bench/bench-cutover.sh
 
 clean:
 	rm -rf build build-asan bin

@@ -1,55 +1,168 @@
 /*
- * unitctl: control center and operators' CLI.
- * (Placeholder main: parses its command line; the real work lands with its
- * issue.)
+ * unitctl: the control center (`unitctl serve`) and the operators' CLI (every
+ * other command, which talks to the control center over HTTP).
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-#include <libconfig.h>
+#include <curl/curl.h>
 
+#include "control/center.h"
+#include "control/cli.h"
+#include "control/ctl_config.h"
+#include "control/ctl_http.h"
+#include "control/push.h"
+#include "router/log.h"
 #include "router/version.h"
+
+static volatile sig_atomic_t main_stop;
+
+static void main_on_signal(int sig)
+{
+    (void)sig;
+    main_stop = 1;
+}
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: unitctl -c FILE\n"
-                 "  -c, --config FILE  configuration file (libconfig syntax)\n"
-                 "  -h, --help         this text\n"
-                 "  -V, --version      print the version\n");
+    fprintf(out,
+        "usage: unitctl [OPTIONS] COMMAND [ARGS]\n"
+        "commands:\n"
+        "  serve                      run the control center\n"
+        "  status                     units, components and their rule versions, bucket map,\n"
+        "                             running cutover\n"
+        "  rules                      print the current rule set\n"
+        "  rules push FILE            propose FILE as the next rule set (the control center\n"
+        "                             validates it and sets its version)\n"
+        "  cutover (--buckets A-B | --buyer N) --to UNIT [--dry-run] [--timeout 30s] [--force]\n"
+        "                             move buckets or one buyer to UNIT, printing each step;\n"
+        "                             --dry-run prints the plan; --force skips the pre-flight\n"
+        "                             refusals; --timeout bounds the acks and the sync wait\n"
+        "  abort                      roll back the running cutover (before its switch)\n"
+        "  history                    past cutovers, outcome and timings\n"
+        "  confirm-sync ID            confirm replication for cutover ID (sync_method manual)\n"
+        "options:\n"
+        "  -c, --config FILE          control center config (default conf/control.conf)\n"
+        "  -s, --server HOST:PORT     control center address (default: listen in the config)\n"
+        "  -t, --token-file FILE      API token file (default: token_file in the config)\n"
+        "  -l, --log-level LEVEL      serve: error, warn, info, debug (default: the config)\n"
+        "  -h, --help                 this text\n"
+        "  -V, --version              print the version\n"
+        "exit codes: 0 success, 1 error (control center unreachable, server error),\n"
+        "  2 usage, 3 cutover rolled back, 4 refused (pre-flight, another cutover running,\n"
+        "  invalid request)\n");
+}
+
+static int main_serve(const char *config, const char *level)
+{
+    char err[1024], note[512];
+
+    if (push_global_init() < 0) {
+        log_error("libcurl init failed");
+        return 1;
+    }
+    struct center *c = center_create(config, note, sizeof(note), err, sizeof(err));
+    if (c == NULL) {
+        log_error("%s", err);
+        return 1;
+    }
+    int lv = log_level_parse(level ? level : c->cfg.log_level);
+    if (lv >= 0)
+        log_level_current = (enum log_level)lv;
+    if (note[0])
+        log_warn("%s", note);
+    struct ctl_http *h = ctl_http_start(c, err, sizeof(err));
+    if (h == NULL) {
+        log_error("%s", err);
+        center_destroy(c);
+        return 1;
+    }
+    signal(SIGTERM, main_on_signal);
+    signal(SIGINT, main_on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    log_info("control center listening on %s, rules v%llu, %zu components, sync %s",
+             c->cfg.listen, (unsigned long long)rules_store_version(&c->keeper.store),
+             c->ntargets, c->cfg.sync_method);
+    while (!main_stop)
+        pause();
+    log_info("stopping");
+    ctl_http_stop(h);
+    pthread_mutex_lock(&c->lock);
+    struct cutover *run = c->running;
+    int busy = run != NULL && atomic_load(&run->outcome) == CUTOVER_RUNNING;
+    pthread_mutex_unlock(&c->lock);
+    if (busy) {
+        /* its thread may wait for minutes; the journal has every step, and
+         * the next start resumes it exactly as after a crash */
+        log_warn("cutover %s is still running: it resumes on the next start", run->id);
+        fflush(stderr);
+        _exit(0);
+    }
+    center_destroy(c);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
+        { "server", required_argument, NULL, 's' },
+        { "token-file", required_argument, NULL, 't' },
+        { "log-level", required_argument, NULL, 'l' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
-    const char *conf = NULL;
+    const char *config = "conf/control.conf", *server = NULL, *token = NULL, *level = NULL;
     int ch;
 
-    while ((ch = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+    log_init("unitctl", LOG_LEVEL_INFO);
+    while ((ch = getopt_long(argc, argv, "+c:s:t:l:hV", opts, NULL)) != -1) {
         switch (ch) {
-        case 'c': conf = optarg; break;
+        case 'c': config = optarg; break;
+        case 's': server = optarg; break;
+        case 't': token = optarg; break;
+        case 'l':
+            if (log_level_parse(optarg) < 0) {
+                fprintf(stderr, "unitctl: log level %s: expected error, warn, info, debug\n",
+                        optarg);
+                return CTL_EXIT_USAGE;
+            }
+            level = optarg;
+            break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("unitctl %s\n", UR_VERSION); return 0;
-        default: usage(stderr); return 2;
+        default: usage(stderr); return CTL_EXIT_USAGE;
         }
     }
-    if (conf == NULL) {
+    if (optind >= argc) {
         usage(stderr);
-        return 2;
+        return CTL_EXIT_USAGE;
     }
-    config_t cfg;
-    config_init(&cfg);
-    if (config_read_file(&cfg, conf) != CONFIG_TRUE) {
-        fprintf(stderr, "unitctl: %s:%d: %s\n", conf, config_error_line(&cfg),
-                config_error_text(&cfg));
-        config_destroy(&cfg);
-        return 1;
+    if (strcmp(argv[optind], "serve") == 0) {
+        if (optind + 1 != argc) {
+            usage(stderr);
+            return CTL_EXIT_USAGE;
+        }
+        return main_serve(config, level);
     }
-    config_destroy(&cfg);
-    return 0;
+
+    struct ctl_config cfg;
+    char err[1024];
+    int have_cfg = ctl_config_load(&cfg, config, err, sizeof(err)) == 0;
+    if (!have_cfg && (server == NULL || token == NULL)) {
+        fprintf(stderr, "unitctl: %s\n(give --server and --token-file, or a readable -c FILE)\n",
+                err);
+        return CTL_EXIT_ERROR;
+    }
+    if (push_global_init() < 0)
+        return CTL_EXIT_ERROR;
+    struct cli_ctx ctx = { server ? server : cfg.listen, token ? token : cfg.token_file };
+    int rc = cli_run(&ctx, argc - optind, argv + optind);
+    curl_global_cleanup();
+    return rc;
 }

@@ -21,7 +21,7 @@ struct topology_db {
     char host[TOPOLOGY_ADDR_MAX];
     int  port;
     char user[64];
-    char password_file[PATH_MAX]; /* "" = no password */
+    char password_file[PATH_MAX]; /* "" when the key is absent: no password */
 };
 
 struct topology_unit {

@@ -1,0 +1,416 @@
+/*
+ * tests for control/cutover (and control/push): the state machine against two
+ * in-process admin listeners (router/admin_http.h), manual sync, a journal
+ * and a keeper in a temp dir. Ports 20401-20402.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control/cutover.h"
+#include "router/admin_http.h"
+
+static const char base_text[] =
+    "version = 1L;\nbuckets = 100;\n"
+    "ranges = ( { first = 0; last = 49; unit = \"dc-a\"; },\n"
+    "           { first = 50; last = 99; unit = \"dc-b\"; } );\n"
+    "overrides = ( );\nbans = ( );\n";
+
+struct fixture {
+    char                 dir[64];
+    char                 path[160];
+    struct topology     *topo;
+    struct rules_keeper  keeper;        /* the control center's */
+    struct rules_keeper  comp[2];       /* the components' */
+    struct admin_http   *admin[2];
+    struct journal      *journal;
+    struct push_target   targets[PUSH_TARGETS_MAX];
+    struct cutover_env   env;
+};
+
+static const char *fx_path(struct fixture *f, const char *name)
+{
+    snprintf(f->path, sizeof(f->path), "%s/%s", f->dir, name);
+    return f->path;
+}
+
+static void fx_write(struct fixture *f, const char *name, const char *text, mode_t mode)
+{
+    FILE *fp = fopen(fx_path(f, name), "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    chmod(f->path, mode);
+}
+
+static void fx_start_admin(struct fixture *f, int i)
+{
+    char err[256];
+    static const char *const addrs[] = { "127.0.0.1:20401", "127.0.0.1:20402" };
+    static const char *const units[] = { "dc-a", "dc-b" };
+    struct admin_http_config cfg = { addrs[i], "gateway", units[i] };
+    f->admin[i] = admin_http_start(&cfg, &f->comp[i], NULL, err, sizeof(err));
+    if (f->admin[i] == NULL)
+        fail_msg("admin %d: %s", i, err);
+}
+
+static int fx_setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    char err[256], secret[160];
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/test_cutover.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    fx_write(f, "secret.key", "0123456789abcdef0123456789abcdef\n", 0600);
+    snprintf(secret, sizeof(secret), "%s", f->path);
+    fx_write(f, "topology.conf",
+             "secret_file = \"secret.key\";\ncenter = \"dc-a\";\nunits = (\n"
+             "{ name = \"dc-a\"; public_url = \"http://127.0.0.1:1\";"
+             "  gateway_admin = [ \"127.0.0.1:20401\" ]; },\n"
+             "{ name = \"dc-b\"; public_url = \"http://127.0.0.1:2\";"
+             "  gateway_admin = [ \"127.0.0.1:20402\" ]; }\n);\n", 0644);
+    f->topo = topology_load(f->path, err, sizeof(err));
+    if (f->topo == NULL)
+        fail_msg("topology: %s", err);
+    assert_int_equal(rules_keeper_init(&f->keeper, secret, fx_path(f, "rules.conf"),
+                                       f->topo->unit_names, 2, err, sizeof(err)), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(rules_keeper_init(&f->comp[i], secret, NULL, f->topo->unit_names, 2,
+                                           err, sizeof(err)), 0);
+        fx_start_admin(f, i);
+    }
+    char sig[RULES_SIGN_HEX_LEN + 1];
+    uint64_t v;
+    rules_sign(&f->keeper.secret, base_text, strlen(base_text), sig);
+    assert_int_equal(rules_keeper_accept(&f->keeper, base_text, strlen(base_text), sig, &v, err,
+                                         sizeof(err)), RULES_ACCEPT_APPLIED);
+    f->journal = journal_open(fx_path(f, "journal.log"), NULL, err, sizeof(err));
+    assert_non_null(f->journal);
+    f->env.keeper = &f->keeper;
+    f->env.journal = f->journal;
+    f->env.topo = f->topo;
+    f->env.ntargets = push_targets_from_topology(f->topo, f->targets, PUSH_TARGETS_MAX);
+    f->env.targets = f->targets;
+    snprintf(f->env.sync.method, sizeof(f->env.sync.method), "manual");
+    snprintf(f->env.state_dir, sizeof(f->env.state_dir), "%s", f->dir);
+    f->env.call_timeout_ms = 500;
+    f->env.retry_ms = 50;
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[128];
+
+    for (int i = 0; i < 2; i++) {
+        admin_http_stop(f->admin[i]);
+        rules_keeper_deinit(&f->comp[i]);
+    }
+    journal_close(f->journal);
+    rules_keeper_deinit(&f->keeper);
+    topology_destroy(f->topo);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static enum cutover_outcome wait_end(struct cutover *c)
+{
+    for (int i = 0; i < 300 && atomic_load(&c->outcome) == CUTOVER_RUNNING; i++) {
+        struct timespec ts = { 0, 20 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    return (enum cutover_outcome)atomic_load(&c->outcome);
+}
+
+static void *confirm_soon(void *arg)
+{
+    struct cutover *c = arg;
+    struct timespec ts = { 0, 100 * 1000000L };
+    nanosleep(&ts, NULL);
+    atomic_store(&c->confirmed, 1);
+    return NULL;
+}
+
+struct steps {
+    char text[512];
+};
+
+static int steps_visit(void *ctx, const struct journal_record *r)
+{
+    struct steps *s = ctx;
+    size_t len = strlen(s->text);
+    snprintf(s->text + len, sizeof(s->text) - len, "%s%s", len ? " " : "", r->step);
+    return 0;
+}
+
+static void make_request(struct cutover_request *req, const char *buckets, const char *to,
+                         long timeout_ms)
+{
+    char err[128];
+    memset(req, 0, sizeof(*req));
+    assert_int_equal(rule_sel_parse_buckets(buckets, &req->sel, err, sizeof(err)), 0);
+    snprintf(req->to, sizeof(req->to), "%s", to);
+    req->timeout_ms = timeout_ms;
+}
+
+static void assert_component(struct fixture *f, int i, uint64_t version, int unit_of_60,
+                             int banned_60)
+{
+    struct rules_guard g;
+    const struct rules *r = rules_store_get(&f->comp[i].store, &g);
+    assert_non_null(r);
+    assert_int_equal(r->version, version);
+    assert_int_equal(rules_unit_for_buyer(r, 60), unit_of_60);
+    assert_int_equal(rules_is_write_banned(r, 60), banned_60);
+    rules_store_put(&f->comp[i].store, &g);
+}
+
+static void test_full_cutover(void **state)
+{
+    struct fixture *f = *state;
+    struct cutover_request req;
+    enum cutover_outcome o;
+    char msg[4096];
+    pthread_t t;
+
+    make_request(&req, "50-69", "dc-a", 3000);
+    struct cutover *c = cutover_start(&f->env, &req, &o, msg, sizeof(msg));
+    assert_non_null(c);
+    assert_int_equal(o, CUTOVER_RUNNING);
+    assert_non_null(strstr(msg, "move buckets:50-69 (20 buckets) from dc-b to dc-a"));
+    pthread_create(&t, NULL, confirm_soon, c);
+    assert_int_equal(wait_end(c), CUTOVER_DONE);
+    pthread_join(t, NULL);
+    for (int i = 0; i < 2; i++)
+        assert_component(f, i, 3, 0, 0);
+    assert_int_equal(rules_store_version(&f->keeper.store), 3);
+
+    struct strbuf ev;
+    size_t next;
+    strbuf_init(&ev);
+    assert_int_equal(cutover_events(c, 0, 0, &ev, &next), CUTOVER_DONE);
+    assert_non_null(strstr(ev.buf, "write-ban window: "));
+    assert_non_null(strstr(ev.buf, "ban v2 acked by all 2 components"));
+    strbuf_deinit(&ev);
+    struct steps s = { "" };
+    journal_foreach(f->journal, steps_visit, &s);
+    assert_string_equal(s.text, "begin ban_push ban_acked ban_point synced switch_push done");
+    char err[128];
+    assert_int_equal(cutover_abort(c, err, sizeof(err)), -1);
+    cutover_destroy(c);
+}
+
+static void test_sync_timeout_rolls_back(void **state)
+{
+    struct fixture *f = *state;
+    struct cutover_request req;
+    enum cutover_outcome o;
+    char msg[4096];
+
+    make_request(&req, "50-69", "dc-a", 400);
+    struct cutover *c = cutover_start(&f->env, &req, &o, msg, sizeof(msg));
+    assert_non_null(c);
+    assert_int_equal(wait_end(c), CUTOVER_ROLLED_BACK);
+    for (int i = 0; i < 2; i++)
+        assert_component(f, i, 3, 1, 0);
+    struct steps s = { "" };
+    journal_foreach(f->journal, steps_visit, &s);
+    assert_string_equal(s.text, "begin ban_push ban_acked ban_point rollback_push rolled_back");
+    cutover_destroy(c);
+}
+
+static void test_abort(void **state)
+{
+    struct fixture *f = *state;
+    struct cutover_request req;
+    enum cutover_outcome o;
+    char msg[4096], err[128];
+
+    make_request(&req, "0-9", "dc-b", 10000);
+    struct cutover *c = cutover_start(&f->env, &req, &o, msg, sizeof(msg));
+    assert_non_null(c);
+    struct timespec ts = { 0, 200 * 1000000L };
+    nanosleep(&ts, NULL);
+    assert_int_equal(cutover_abort(c, err, sizeof(err)), 0);
+    assert_int_equal(wait_end(c), CUTOVER_ROLLED_BACK);
+    struct strbuf ev;
+    size_t next;
+    strbuf_init(&ev);
+    cutover_events(c, 0, 0, &ev, &next);
+    assert_non_null(strstr(ev.buf, "aborted by the operator"));
+    strbuf_deinit(&ev);
+    for (int i = 0; i < 2; i++)
+        assert_component(f, i, 3, 1, 0);
+    cutover_destroy(c);
+}
+
+static void test_refusals_and_dry_run(void **state)
+{
+    struct fixture *f = *state;
+    struct cutover_request req;
+    enum cutover_outcome o;
+    char msg[4096];
+
+    make_request(&req, "40-59", "dc-a", 1000);
+    assert_null(cutover_start(&f->env, &req, &o, msg, sizeof(msg)));
+    assert_int_equal(o, CUTOVER_REFUSED);
+    assert_non_null(strstr(msg, "span units"));
+    make_request(&req, "50-59", "dc-x", 1000);
+    assert_null(cutover_start(&f->env, &req, &o, msg, sizeof(msg)));
+    assert_non_null(strstr(msg, "unknown unit"));
+
+    make_request(&req, "50-59", "dc-a", 1000);
+    req.dry_run = 1;
+    assert_null(cutover_start(&f->env, &req, &o, msg, sizeof(msg)));
+    assert_int_equal(o, CUTOVER_DRY_RUN);
+    assert_non_null(strstr(msg, "dry run: nothing was changed"));
+    assert_non_null(strstr(msg, "127.0.0.1:20402       reachable"));
+    assert_int_equal(journal_count(f->journal), 0);
+
+    /* an unreachable component: refused, unless forced (then: rolled back) */
+    admin_http_stop(f->admin[1]);
+    f->admin[1] = NULL;
+    req.dry_run = 0;
+    assert_null(cutover_start(&f->env, &req, &o, msg, sizeof(msg)));
+    assert_int_equal(o, CUTOVER_REFUSED);
+    assert_non_null(strstr(msg, "UNREACHABLE"));
+    assert_non_null(strstr(msg, "refused by the pre-flight check"));
+    assert_int_equal(journal_count(f->journal), 0);
+    req.force = 1;
+    req.timeout_ms = 300;
+    struct cutover *c = cutover_start(&f->env, &req, &o, msg, sizeof(msg));
+    assert_non_null(c);
+    assert_int_equal(wait_end(c), CUTOVER_ROLLED_BACK);
+    assert_component(f, 0, 3, 1, 0);
+    cutover_destroy(c);
+    fx_start_admin(f, 1);
+}
+
+/* Journal a cutover up to `last`, as a control center killed there would. */
+static void fake_journal(struct fixture *f, const char *id, const char *const *steps)
+{
+    char err[256];
+    struct journal_field begin[] = { { "sel", "buckets:50-69" }, { "from", "1" },
+                                     { "to", "0" }, { "timeout_ms", "1000" } };
+    char name[96];
+    snprintf(name, sizeof(name), "cutover-%s.base", id);
+    fx_write(f, name, base_text, 0600);
+    assert_int_equal(journal_append(f->journal, id, "begin", 0, begin, 4, err, sizeof(err)), 0);
+    for (size_t i = 0; steps[i] != NULL; i++)
+        assert_int_equal(journal_append(f->journal, id, steps[i], 0, NULL, 0, err,
+                                        sizeof(err)), 0);
+}
+
+static void test_resume_before_sync_rolls_back(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    static const char *const steps[] = { "ban_push", "ban_acked", NULL };
+
+    fake_journal(f, "c-r1", steps);
+    struct cutover *c = cutover_resume(&f->env, err, sizeof(err));
+    assert_non_null(c);
+    assert_string_equal(c->id, "c-r1");
+    assert_int_equal(wait_end(c), CUTOVER_ROLLED_BACK);
+    for (int i = 0; i < 2; i++)
+        assert_component(f, i, 3, 1, 0);
+    cutover_destroy(c);
+    /* nothing left to resume */
+    assert_null(cutover_resume(&f->env, err, sizeof(err)));
+    assert_string_equal(err, "");
+}
+
+static void test_resume_after_sync_finishes(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    static const char *const steps[] = { "ban_push", "ban_acked", "ban_point", "synced",
+                                         NULL };
+
+    fake_journal(f, "c-r2", steps);
+    struct cutover *c = cutover_resume(&f->env, err, sizeof(err));
+    assert_non_null(c);
+    assert_int_equal(wait_end(c), CUTOVER_DONE);
+    for (int i = 0; i < 2; i++)
+        assert_component(f, i, 3, 0, 0);
+    cutover_destroy(c);
+}
+
+static void test_resume_missing_base(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    static const char *const steps[] = { "ban_push", NULL };
+
+    fake_journal(f, "c-r3", steps);
+    unlink(fx_path(f, "cutover-c-r3.base"));
+    assert_null(cutover_resume(&f->env, err, sizeof(err)));
+    assert_non_null(strstr(err, "missing"));
+}
+
+static void test_push_answers(void **state)
+{
+    struct fixture *f = *state;
+    struct push_result res[2];
+    char sig[RULES_SIGN_HEX_LEN + 1];
+
+    /* components start empty: version 0 */
+    push_poll_versions(f->targets, 2, 500, res);
+    assert_int_equal(res[0].http_status, 404);
+    assert_int_equal(res[0].version, 0);
+    rules_sign(&f->keeper.secret, base_text, strlen(base_text), sig);
+    push_rules(f->targets, 2, base_text, strlen(base_text), sig, 500, res);
+    assert_true(push_result_acked(&res[0], 1));
+    assert_true(push_result_acked(&res[1], 1));
+    assert_string_equal(res[0].status, "applied");
+    /* same again: acked, idempotent */
+    push_rules(f->targets, 2, base_text, strlen(base_text), sig, 500, res);
+    assert_true(push_result_acked(&res[1], 1));
+    /* bad signature */
+    push_rules(f->targets, 2, base_text, strlen(base_text), "00", 500, res);
+    assert_int_equal(res[0].http_status, 401);
+    assert_false(push_result_acked(&res[0], 1));
+    push_poll_versions(f->targets, 2, 500, res);
+    assert_int_equal(res[1].version, 1);
+    /* unreachable: no answer, named */
+    struct push_target dead = { "127.0.0.1:20409", "dc-a", "proxy" };
+    push_rules(&dead, 1, base_text, strlen(base_text), sig, 300, res);
+    assert_int_equal(res[0].http_status, 0);
+    assert_string_equal(res[0].status, "unreachable");
+    uint64_t t0 = push_now_ms();
+    assert_int_equal(push_until_acked(&dead, 1, base_text, strlen(base_text), sig, 1,
+                                      t0 + 300, 100, 50, NULL, res), 0);
+    assert_true(push_now_ms() - t0 < 2000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_push_answers, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_full_cutover, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sync_timeout_rolls_back, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_abort, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_and_dry_run, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_resume_before_sync_rolls_back, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_resume_after_sync_finishes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_resume_missing_base, fx_setup, fx_teardown),
+    };
+    if (push_global_init() < 0)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -442,27 +442,66 @@ static int rules_check_integer(struct rules_parse_ctx *c, const char *p, const c
     return 0;
 }
 
-/* Every integer literal outside strings and comments fits its type. */
-static int rules_check_integers(struct rules_parse_ctx *c, const char *text, size_t len)
+#define RULES_NEST_MAX 64   /* brackets open at once; a rule document needs 2 */
+
+/*
+ * One pass over the tokens before libconfig sees the text:
+ *  - every integer literal fits its type (see rules_check_integer);
+ *  - a string stands only where libconfig's grammar takes one: after '=' or
+ *    ':', after another string (they concatenate), or as an element of a
+ *    list ( ) or array [ ]. libconfig 1.5 leaks the buffer of a string token
+ *    that is the lookahead of a syntax error, so such a document must not
+ *    reach it.
+ * prev is the previous token: its punctuation character, 's' for a string,
+ * 'v' for a name or number.
+ */
+static int rules_check_tokens(struct rules_parse_ctx *c, const char *text, size_t len)
 {
     const char *p = text, *end = text + len;
+    char nest[RULES_NEST_MAX], prev = ';';
+    size_t depth = 0;
     int line = 1;
 
     while (p < end) {
-        const char *next = rules_skip_token(p, end, &line);
-        if (next != NULL) {
-            p = next;
-        } else if (*p == '.' && p + 1 < end && isdigit((unsigned char)p[1])) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '\n' || isspace(ch)) {
+            line += ch == '\n';
+            p++;
+        } else if (ch == '#' || (ch == '/' && p + 1 < end && (p[1] == '/' || p[1] == '*'))) {
+            p = rules_skip_token(p, end, &line);
+        } else if (ch == '"') {
+            int in_list = depth > 0 && nest[depth - 1] != '{';
+            if (!(prev == '=' || prev == ':' || prev == 's' ||
+                  (in_list && (prev == '(' || prev == '[' || prev == ',')))) {
+                rules_fail(c, line, "syntax: unexpected string");
+                return -1;
+            }
+            p = rules_skip_token(p, end, &line);
+            prev = 's';
+        } else if (ch == '.' && p + 1 < end && isdigit((unsigned char)p[1])) {
             for (p++; p < end && (isdigit((unsigned char)*p) || *p == 'e' || *p == 'E' ||
                                   ((*p == '-' || *p == '+') && (p[-1] | 0x20) == 'e'));)
                 p++;  /* ".5e3": a float, its type is checked later */
-        } else if (isdigit((unsigned char)*p) ||
-                   ((*p == '-' || *p == '+') && p + 1 < end && isdigit((unsigned char)p[1]))) {
+            prev = 'v';
+        } else if (isdigit(ch) ||
+                   ((ch == '-' || ch == '+') && p + 1 < end && isdigit((unsigned char)p[1]))) {
             if (rules_check_integer(c, p, end, line, &p) < 0)
                 return -1;
+            prev = 'v';
+        } else if (isalpha(ch) || ch == '*') {
+            p = rules_skip_token(p, end, &line);   /* a name, true, false */
+            prev = 'v';
         } else {
-            if (*p == '\n')
-                line++;
+            if (ch == '(' || ch == '[' || ch == '{') {
+                if (depth == RULES_NEST_MAX) {
+                    rules_fail(c, line, "nested deeper than %d", RULES_NEST_MAX);
+                    return -1;
+                }
+                nest[depth++] = (char)ch;
+            } else if ((ch == ')' || ch == ']' || ch == '}') && depth > 0) {
+                depth--;
+            }
+            prev = (char)ch;
             p++;
         }
     }
@@ -489,7 +528,7 @@ static int rules_check_text(struct rules_parse_ctx *c, const char *text, size_t 
         rules_fail(c, 0, "@include is not allowed in rule documents");
         return -1;
     }
-    return rules_check_integers(c, text, len);
+    return rules_check_tokens(c, text, len);
 }
 
 static int rules_read_header(struct rules_parse_ctx *c, const config_setting_t *root,

@@ -257,9 +257,19 @@ int rules_keeper_load(struct rules_keeper *k, char *err, size_t errlen)
         snprintf(err, errlen, "%s: signed but invalid: %s", k->path, perr);
         goto out;
     }
-    memcpy(r->signature, sig, sizeof(sig));
-    rules_store_swap(&k->store, r);
-    ret = 1;
+    /* a reload must not go back either (the file is normally the newest) */
+    pthread_mutex_lock(&k->accept_lock);
+    uint64_t current = rules_store_version(&k->store);
+    if (r->version < current) {
+        snprintf(err, errlen, "%s: version %llu is older than the current version %llu",
+                 k->path, (unsigned long long)r->version, (unsigned long long)current);
+        rules_destroy(r);
+    } else {
+        memcpy(r->signature, sig, sizeof(sig));
+        rules_store_swap(&k->store, r);
+        ret = 1;
+    }
+    pthread_mutex_unlock(&k->accept_lock);
 out:
     free(buf);
     return ret;

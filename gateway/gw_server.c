@@ -1,0 +1,736 @@
+/*
+ * gw_server: one client request, from its request line to its last byte.
+ *
+ *   uri_log callback: struct gw_request (raw target kept: path + query)
+ *        |
+ *   handler, first call: limits (414 / 431 / 413) -> route_decide
+ *        |-- answer now: 307, 400, 404, 421, 503 (+ Retry-After)
+ *        |-- HOLD: gw_hold_park (connection suspended) ... resumed:
+ *        |         decide again (released, parked again, or 503 on timeout)
+ *        `-- LOCAL / FORWARD: gw_xfer to the upstream (gw_upstream.c)
+ *   handler, body calls: gw_xfer_push_body (suspends when the ring is full)
+ *   handler, final call: gw_xfer_end_body; wait for the upstream's headers
+ *        (suspended) -> 502 / 504 naming the upstream, or the upstream's
+ *        response with a content reader pulling the body (gw_xfer_pull_body)
+ *   completed callback: metrics, request log line, release the transfer
+ *
+ * Every answer carries X-Unit (the unit that served it) and X-Unit-Home
+ * (public URL of the buyer's home unit, or of the serving unit).
+ */
+#include "gw_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "gateway/gw_headers.h"
+#include "gateway/gw_hold.h"
+#include "gateway/gw_upstream.h"
+#include "router/admin_http.h"
+#include "router/log.h"
+
+#define GW_BLOCK_SIZE (32 * 1024)
+
+struct gw_server {
+    struct MHD_Daemon   *mhd;
+    struct rules_keeper *keeper;        /* borrowed */
+    struct gw_upstream  *up;
+    struct gw_hold      *hold;
+    struct gw_metrics    metrics;
+    pthread_mutex_t      cfg_lock;      /* guards cfg and every cfg->refs */
+    struct gw_config    *cfg;           /* current */
+    const struct topology *labels;      /* unit names for metrics (first config's) */
+    struct gw_config    *boot;          /* the first config: labels live in it */
+};
+
+enum gw_req_state {
+    GW_REQ_NEW,         /* before the first handler call */
+    GW_REQ_HELD,        /* parked by a ban */
+    GW_REQ_PROXY,       /* a transfer runs */
+    GW_REQ_ANSWER,      /* an answer waits for the next handler call */
+    GW_REQ_DONE,        /* an answer is queued */
+};
+
+struct gw_request {
+    struct gw_server      *srv;
+    struct gw_config      *cfg;         /* reference held */
+    struct MHD_Connection *conn;
+    char                  *uri;         /* raw request target, owned */
+    char                  *path;        /* its path, owned */
+    const char            *query;       /* into uri, or NULL */
+    const char            *method;      /* MHD's, valid for the request */
+    enum gw_req_state      state;
+    bool                   first_phase; /* the handler's "headers" call */
+    struct MHD_Response   *pending;     /* answer decided in the first phase */
+    struct route_decision  d;
+    bool                   decided;
+    int                    status;      /* answered status, for the log */
+    enum gw_outcome        outcome;
+    bool                   has_body;
+    long long              content_length;  /* -1 unknown */
+    long long              body_bytes;
+    bool                   body_ended;
+    bool                   counted_held;
+    struct gw_hold_entry   hold;
+    uint64_t               hold_deadline_us;
+    struct gw_xfer        *x;           /* reference held, or NULL */
+    uint64_t               start_us;
+};
+
+/* ---- configuration references ------------------------------------------ */
+
+static struct gw_config *gw_config_get(struct gw_server *s)
+{
+    pthread_mutex_lock(&s->cfg_lock);
+    struct gw_config *c = s->cfg;
+    c->refs++;
+    pthread_mutex_unlock(&s->cfg_lock);
+    return c;
+}
+
+static void gw_config_put(struct gw_server *s, struct gw_config *c)
+{
+    pthread_mutex_lock(&s->cfg_lock);
+    unsigned left = --c->refs;
+    pthread_mutex_unlock(&s->cfg_lock);
+    if (left == 0)
+        gw_config_destroy(c);
+}
+
+/* ---- answers ----------------------------------------------------------- */
+
+/* Public URL for X-Unit-Home: the buyer's home, else the unit that serves. */
+static const char *gw_home_url(const struct gw_request *r)
+{
+    const struct topology *t = r->cfg->topo;
+    int u = r->d.home >= 0 ? r->d.home : r->d.target >= 0 ? r->d.target : r->cfg->table.self;
+    return t->units[u].public_url;
+}
+
+static void gw_add_unit_headers(struct gw_request *r, struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "X-Unit", r->cfg->unit);
+    MHD_add_response_header(resp, "X-Unit-Home", gw_home_url(r));
+}
+
+/*
+ * Queue resp (owned from here) with status; the request is done.
+ * libmicrohttpd accepts an answer only in the "headers" call or the final
+ * one, and closes the connection after one queued in the "headers" call. So a
+ * bodyless request's early answer waits for the final call (keep-alive
+ * survives), while a request with a body is answered at once and its body is
+ * never read (the connection closes, as it should for an unread body).
+ */
+static enum MHD_Result gw_queue(struct gw_request *r, struct MHD_Response *resp, int status,
+                                enum gw_outcome outcome)
+{
+    if (resp == NULL)
+        return MHD_NO;
+    r->status = status;
+    r->outcome = outcome;
+    if (r->first_phase && !r->has_body) {
+        r->pending = resp;
+        r->state = GW_REQ_ANSWER;
+        return MHD_YES;
+    }
+    r->state = GW_REQ_DONE;
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* A short text answer; retry_after > 0 adds Retry-After. */
+static enum MHD_Result gw_answer(struct gw_request *r, int status, enum gw_outcome outcome,
+                                 int retry_after, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static enum MHD_Result gw_answer(struct gw_request *r, int status, enum gw_outcome outcome,
+                                 int retry_after, const char *fmt, ...)
+{
+    char body[1024], num[16];
+    va_list ap;
+
+    int n = snprintf(body, sizeof(body), "unitgw %s: ", r->cfg->unit);
+    va_start(ap, fmt);
+    n += vsnprintf(body + n, sizeof(body) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if ((size_t)n >= sizeof(body) - 1)
+        n = (int)sizeof(body) - 2;
+    body[n++] = '\n';
+    body[n] = '\0';
+    struct MHD_Response *resp = MHD_create_response_from_buffer((size_t)n, body,
+                                                                MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    gw_add_unit_headers(r, resp);
+    if (retry_after > 0 || status == 503) {
+        snprintf(num, sizeof(num), "%d", retry_after);
+        MHD_add_response_header(resp, "Retry-After", num);
+    }
+    return gw_queue(r, resp, status, outcome);
+}
+
+static enum MHD_Result gw_redirect(struct gw_request *r)
+{
+    const struct topology_unit *u = &r->cfg->topo->units[r->d.target];
+    size_t len = strlen(u->public_url) + strlen(r->uri) + 1;
+    char *loc = malloc(len);
+
+    if (loc == NULL)
+        return MHD_NO;
+    snprintf(loc, len, "%s%s", u->public_url, r->uri);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (resp != NULL) {
+        MHD_add_response_header(resp, "Location", loc);
+        gw_add_unit_headers(r, resp);
+    }
+    free(loc);
+    return gw_queue(r, resp, MHD_HTTP_TEMPORARY_REDIRECT, GW_OUTCOME_REDIRECT);
+}
+
+/* ---- limits -------------------------------------------------------------- */
+
+struct gw_count {
+    size_t n;
+    size_t bytes;
+};
+
+static enum MHD_Result gw_count_header(void *cls, enum MHD_ValueKind kind, const char *name,
+                                       const char *value)
+{
+    struct gw_count *c = cls;
+    (void)kind;
+    c->n++;
+    c->bytes += strlen(name) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
+/* Answers and returns true when the request breaks a limit. */
+static bool gw_over_limits(struct gw_request *r, enum MHD_Result *ret)
+{
+    const struct gw_config *c = r->cfg;
+    struct gw_count cnt = { 0, 0 };
+
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, gw_count_header, &cnt);
+    if (strlen(r->uri) > (size_t)c->max_url_bytes) {
+        *ret = gw_answer(r, 414, GW_OUTCOME_LIMIT, 0, "request target longer than %d bytes",
+                         c->max_url_bytes);
+        return true;
+    }
+    if (cnt.n > (size_t)c->max_headers || cnt.bytes + strlen(r->uri) > (size_t)c->max_header_bytes) {
+        *ret = gw_answer(r, 431, GW_OUTCOME_LIMIT, 0,
+                         "request headers over the limit (%d headers, %d bytes)",
+                         c->max_headers, c->max_header_bytes);
+        return true;
+    }
+    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+    const char *te = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    r->content_length = cl ? strtoll(cl, NULL, 10) : -1;
+    r->has_body = (cl != NULL && r->content_length > 0) || te != NULL;
+    if (te != NULL)
+        r->content_length = -1;
+    if (r->content_length > c->max_body_bytes) {
+        *ret = gw_answer(r, 413, GW_OUTCOME_LIMIT, 0, "request body over %lld bytes",
+                         c->max_body_bytes);
+        return true;
+    }
+    return false;
+}
+
+/* ---- proxying ------------------------------------------------------------ */
+
+static const char *gw_lookup_header(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+}
+
+static void gw_client_ip(struct MHD_Connection *conn, char *out, size_t outlen)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+    snprintf(out, outlen, "unknown");
+    if (ci != NULL && ci->client_addr != NULL && ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, out,
+                  (socklen_t)outlen);
+}
+
+/* Start the transfer for a LOCAL or FORWARD decision; answers on failure. */
+static enum MHD_Result gw_proxy_start(struct gw_server *s, struct gw_request *r, bool *started)
+{
+    const struct gw_config *c = r->cfg;
+    bool forward = r->d.action == ROUTE_ACTION_FORWARD;
+    const char *base = forward ? c->topo->units[r->d.target].gateway_url : r->d.entry->upstream;
+    char ip[INET_ADDRSTRLEN + 8], via[RULES_UNIT_NAME_MAX + 16];
+
+    *started = false;
+    gw_client_ip(r->conn, ip, sizeof(ip));
+    snprintf(via, sizeof(via), "1.1 unitgw-%s", c->unit);
+    struct gw_forward_info fi = { ip, via, c->hop_header, forward ? c->unit : NULL };
+    size_t ulen = strlen(base) + strlen(r->uri) + 1;
+    char *url = malloc(ulen);
+    if (url == NULL)
+        return MHD_NO;
+    snprintf(url, ulen, "%s%s", base, r->uri);
+    struct gw_xfer_params p = {
+        .method = r->method, .url = url, .upstream = base,
+        .headers = gw_headers_request(r->conn, &fi),
+        .has_body = r->has_body, .content_length = r->content_length,
+        .connect_timeout_ms = c->upstream_connect_timeout_ms,
+        .header_timeout_ms = c->upstream_timeout_ms,
+    };
+    r->x = p.headers ? gw_xfer_create(s->up, &p, r->conn) : NULL;
+    free(url);
+    if (r->x == NULL)
+        return gw_answer(r, 500, GW_OUTCOME_UPSTREAM_ERROR, 0, "out of memory");
+    if (gw_upstream_submit(s->up, r->x) < 0)
+        return gw_answer(r, 503, GW_OUTCOME_UPSTREAM_ERROR, c->retry_after_s,
+                         "gateway shutting down");
+    r->state = GW_REQ_PROXY;
+    *started = true;
+    return MHD_YES;
+}
+
+static ssize_t gw_content_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct gw_xfer *x = cls;
+    (void)pos;
+    return gw_xfer_pull_body(x->owner, x, buf, max);
+}
+
+static void gw_content_free(void *cls)
+{
+    gw_xfer_unref(cls);
+}
+
+/* The upstream's headers arrived, or it failed first: answer the client. */
+static enum MHD_Result gw_proxy_respond(struct gw_request *r)
+{
+    struct gw_xfer *x = r->x;
+    const struct gw_config *c = r->cfg;
+    bool forward = r->d.action == ROUTE_ACTION_FORWARD;
+
+    pthread_mutex_lock(&x->lock);
+    bool ok = x->headers_done;
+    bool timed_out = x->timed_out || x->result == CURLE_OPERATION_TIMEDOUT;
+    long status = x->status;
+    char why[CURL_ERROR_SIZE];
+    snprintf(why, sizeof(why), "%s", x->errbuf);
+    pthread_mutex_unlock(&x->lock);
+
+    if (!ok && timed_out)
+        return gw_answer(r, 504, GW_OUTCOME_UPSTREAM_TIMEOUT, 0,
+                         "upstream %s did not answer in time (%s)", x->upstream, why);
+    if (!ok)
+        return gw_answer(r, 502, GW_OUTCOME_UPSTREAM_ERROR, 0, "upstream %s failed: %s",
+                         x->upstream, why);
+
+    /* headers are complete: the upstream thread no longer writes them */
+    char via[RULES_UNIT_NAME_MAX + 16];
+    bool has_unit;
+    long long clen;
+    snprintf(via, sizeof(via), "1.1 unitgw-%s", c->unit);
+    struct MHD_Response *probe = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (probe == NULL)
+        return MHD_NO;
+    gw_headers_response(probe, x->resp_headers.buf ? x->resp_headers.buf : "",
+                        x->resp_headers.len, via, forward, &has_unit, &clen);
+    bool bodyless = strcmp(r->method, "HEAD") == 0 || status == 204 || status == 304 ||
+                    (status >= 100 && status < 200);
+    struct MHD_Response *resp = probe;
+    if (!bodyless) {
+        resp = MHD_create_response_from_callback(clen >= 0 ? (uint64_t)clen : MHD_SIZE_UNKNOWN,
+                                                 GW_BLOCK_SIZE, gw_content_reader, x,
+                                                 gw_content_free);
+        if (resp == NULL) {
+            MHD_destroy_response(probe);
+            return MHD_NO;
+        }
+        gw_xfer_ref(x);
+        gw_headers_response(resp, x->resp_headers.buf ? x->resp_headers.buf : "",
+                            x->resp_headers.len, via, forward, &has_unit, &clen);
+        MHD_destroy_response(probe);
+    }
+    if (!has_unit)
+        gw_add_unit_headers(r, resp);
+    return gw_queue(r, resp, (int)status, forward ? GW_OUTCOME_FORWARD : GW_OUTCOME_LOCAL);
+}
+
+/* Body and final calls while a transfer runs. */
+static enum MHD_Result gw_proxy_step(struct gw_request *r, const char *data, size_t *size)
+{
+    struct gw_server *s = r->srv;
+
+    if (*size > 0) {
+        if (r->body_bytes + (long long)*size > r->cfg->max_body_bytes) {
+            /* chunked body over the limit: no answer can be queued mid-body */
+            log_warn("%s %.200s: chunked body over %lld bytes: connection closed", r->method,
+                     r->uri, r->cfg->max_body_bytes);
+            r->outcome = GW_OUTCOME_LIMIT;
+            r->status = 413;
+            return MHD_NO;
+        }
+        size_t n = gw_xfer_push_body(s->up, r->x, data, *size);
+        r->body_bytes += (long long)n;
+        *size -= n;
+        return MHD_YES;
+    }
+    if (r->has_body && r->content_length > 0 && r->body_bytes < r->content_length)
+        return MHD_YES;     /* not the final call: more body to come */
+    if (!r->body_ended) {
+        r->body_ended = true;
+        gw_xfer_end_body(s->up, r->x);
+    }
+    if (!gw_xfer_wait_headers(r->x))
+        return MHD_YES;     /* suspended until the upstream answers */
+    return gw_proxy_respond(r);
+}
+
+/* ---- routing ------------------------------------------------------------- */
+
+static void gw_unhold(struct gw_request *r)
+{
+    if (r->counted_held) {
+        r->counted_held = false;
+        atomic_fetch_sub(&r->srv->metrics.held_now, 1);
+    }
+}
+
+static enum MHD_Result gw_hold_or_reject(struct gw_request *r, uint64_t version)
+{
+    struct gw_server *s = r->srv;
+    const struct gw_config *c = r->cfg;
+
+    if (r->d.action == ROUTE_ACTION_HOLD && !r->hold.expired) {
+        if (r->hold_deadline_us == 0) {
+            r->hold_deadline_us = gw_now_us() + (uint64_t)c->ban_hold_ms * 1000u;
+            atomic_fetch_add(&s->metrics.holds_total, 1);
+            atomic_fetch_add(&s->metrics.held_now, 1);
+            r->counted_held = true;
+        }
+        if (gw_hold_park(s->hold, &r->hold, r->conn, version, r->hold_deadline_us) == 0) {
+            r->state = GW_REQ_HELD;
+            return MHD_YES;
+        }
+    }
+    if (r->hold_deadline_us != 0)
+        atomic_fetch_add(&s->metrics.holds_timed_out, 1);
+    gw_unhold(r);
+    return gw_answer(r, 503, GW_OUTCOME_REJECT, c->retry_after_s, "%s; retry shortly",
+                     r->d.reason);
+}
+
+/* Decide (again) and act; the first call, or a resumed parked request. */
+static enum MHD_Result gw_route(struct gw_request *r, const char *data, size_t *size)
+{
+    struct gw_server *s = r->srv;
+    struct rules_guard g;
+    struct route_request rq = {
+        .method = r->method, .path = r->path, .query = r->query,
+        .header = gw_lookup_header, .header_ctx = r->conn,
+    };
+
+    rq.hopped = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, r->cfg->hop_header) != NULL;
+    const struct rules *rules = rules_store_get(&s->keeper->store, &g);
+    uint64_t version = rules ? rules->version : 0;
+    route_decide(&r->cfg->table, rules, &rq, &r->d);
+    rules_store_put(&s->keeper->store, &g);
+    r->decided = true;
+
+    switch (r->d.action) {
+    case ROUTE_ACTION_HOLD:
+    case ROUTE_ACTION_REJECT:
+        return gw_hold_or_reject(r, version);
+    case ROUTE_ACTION_LOCAL:
+    case ROUTE_ACTION_FORWARD: {
+        bool started;
+        if (r->counted_held)
+            atomic_fetch_add(&s->metrics.holds_released, 1);
+        gw_unhold(r);
+        (void)data;
+        (void)size;
+        /* the body and the upstream's answer come in later calls */
+        return gw_proxy_start(s, r, &started);
+    }
+    case ROUTE_ACTION_REDIRECT:
+        gw_unhold(r);
+        return gw_redirect(r);
+    case ROUTE_ACTION_NO_RULES:
+        return gw_answer(r, 503, GW_OUTCOME_NO_RULES, r->cfg->retry_after_s, "%s", r->d.reason);
+    case ROUTE_ACTION_BAD_REQUEST:
+        return gw_answer(r, 400, GW_OUTCOME_BAD_REQUEST, 0, "%s", r->d.reason);
+    case ROUTE_ACTION_MISDIRECTED:
+        return gw_answer(r, 421, GW_OUTCOME_MISDIRECTED, 0, "%s", r->d.reason);
+    case ROUTE_ACTION_NOT_FOUND:
+    default:
+        return gw_answer(r, 404, GW_OUTCOME_NOT_FOUND, 0, "%s", r->d.reason);
+    }
+}
+
+static enum MHD_Result gw_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **req_cls)
+{
+    struct gw_request *r = *req_cls;
+    enum MHD_Result ret;
+
+    (void)cls;
+    (void)url;
+    (void)version;
+    if (r == NULL)
+        return MHD_NO;
+    r->first_phase = r->state == GW_REQ_NEW || r->state == GW_REQ_HELD;
+    switch (r->state) {
+    case GW_REQ_NEW:
+        r->conn = conn;
+        r->method = method;
+        if (gw_over_limits(r, &ret))
+            return ret;
+        return gw_route(r, upload_data, upload_size);
+    case GW_REQ_HELD:
+        return gw_route(r, upload_data, upload_size);
+    case GW_REQ_PROXY:
+        return gw_proxy_step(r, upload_data, upload_size);
+    case GW_REQ_ANSWER: {
+        struct MHD_Response *resp = r->pending;
+        r->pending = NULL;
+        *upload_size = 0;
+        return gw_queue(r, resp, r->status, r->outcome);
+    }
+    case GW_REQ_DONE:
+    default:
+        *upload_size = 0;   /* answered already: drop the rest of the body */
+        return MHD_YES;
+    }
+}
+
+/* ---- request lifetime ---------------------------------------------------- */
+
+static void *gw_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct gw_server *s = cls;
+    struct gw_request *r = calloc(1, sizeof(*r));
+
+    (void)conn;
+    if (r == NULL)
+        return NULL;
+    r->srv = s;
+    r->cfg = gw_config_get(s);
+    r->uri = strdup(uri);
+    size_t plen = strcspn(uri, "?");
+    r->path = strndup(uri, plen);
+    if (r->uri == NULL || r->path == NULL) {
+        free(r->uri);
+        free(r->path);
+        gw_config_put(s, r->cfg);
+        free(r);
+        return NULL;
+    }
+    r->query = r->uri[plen] == '?' ? r->uri + plen + 1 : NULL;
+    r->outcome = GW_OUTCOME_ABORTED;
+    r->d.target = r->d.home = -1;
+    r->start_us = gw_now_us();
+    atomic_fetch_add(&s->metrics.in_flight, 1);
+    return r;
+}
+
+static void gw_log_request(const struct gw_request *r, enum MHD_RequestTerminationCode toe)
+{
+    const struct topology *t = r->cfg->topo;
+    char buyer[24] = "-";
+
+    if (r->d.has_buyer)
+        snprintf(buyer, sizeof(buyer), "%llu", (unsigned long long)r->d.buyer_id);
+    log_info("%s %.200s %d %s route=%s unit=%s buyer=%s %.1fms%s", r->method ? r->method : "-",
+             r->uri, r->status, gw_outcome_name(r->outcome),
+             r->d.entry ? route_type_name(r->d.entry->type) : "none",
+             r->d.target >= 0 ? t->units[r->d.target].name : "-", buyer,
+             (gw_now_us() - r->start_us) / 1000.0,
+             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
+}
+
+static void gw_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct gw_server *s = cls;
+    struct gw_request *r = *req_cls;
+
+    (void)conn;
+    if (r == NULL)
+        return;
+    *req_cls = NULL;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->outcome <= GW_OUTCOME_FORWARD)
+        r->outcome = GW_OUTCOME_ABORTED;
+    gw_metrics_count(&s->metrics, r->d.entry ? (int)r->d.entry->type : ROUTE_TYPE_COUNT,
+                     r->outcome, r->d.target);
+    if (r->cfg->log_requests)
+        gw_log_request(r, toe);
+    gw_unhold(r);
+    if (r->pending != NULL)
+        MHD_destroy_response(r->pending);
+    if (r->x != NULL)
+        gw_xfer_release(s->up, r->x);
+    gw_config_put(s, r->cfg);
+    free(r->uri);
+    free(r->path);
+    free(r);
+    atomic_fetch_sub(&s->metrics.in_flight, 1);
+}
+
+static void gw_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_debug("libmicrohttpd: %s", msg);
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static struct MHD_Daemon *gw_mhd_start(struct gw_server *s, const struct gw_config *c,
+                                       char *err, size_t errlen)
+{
+    struct sockaddr_in sin;
+
+    if (admin_http_parse_addr(c->listen, &sin) < 0) {
+        snprintf(err, errlen, "listen \"%s\": not an IPv4 host:port", c->listen);
+        return NULL;
+    }
+    size_t mem = (size_t)c->max_header_bytes + 4096;  /* headers + response head */
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, gw_handler, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->workers,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->client_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem,
+        MHD_OPTION_URI_LOG_CALLBACK, gw_uri_log, s,
+        MHD_OPTION_NOTIFY_COMPLETED, gw_completed, s,
+        MHD_OPTION_EXTERNAL_LOGGER, gw_mhd_log, s,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_END);
+    if (d == NULL)
+        snprintf(err, errlen, "cannot listen on %s (in use, or not a local address?)", c->listen);
+    return d;
+}
+
+struct gw_server *gw_server_start(struct gw_config *cfg, struct rules_keeper *k,
+                                  char *err, size_t errlen)
+{
+    struct gw_server *s = calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&s->cfg_lock, NULL);
+    gw_metrics_init(&s->metrics);
+    s->keeper = k;
+    cfg->refs += 2;     /* current + boot (metrics labels) */
+    s->cfg = s->boot = cfg;
+    s->labels = cfg->topo;
+    s->up = gw_upstream_create(&s->metrics, err, errlen);
+    if (s->up == NULL)
+        goto fail;
+    s->hold = gw_hold_create(&k->store);
+    if (s->hold == NULL) {
+        snprintf(err, errlen, "cannot start the hold thread");
+        goto fail;
+    }
+    s->mhd = gw_mhd_start(s, cfg, err, errlen);
+    if (s->mhd == NULL)
+        goto fail;
+    return s;
+fail:
+    gw_hold_destroy(s->hold);
+    gw_upstream_destroy(s->up);
+    cfg->refs -= 2;
+    pthread_mutex_destroy(&s->cfg_lock);
+    free(s);
+    return NULL;
+}
+
+void gw_server_reload(struct gw_server *s, struct gw_config *cfg)
+{
+    pthread_mutex_lock(&s->cfg_lock);
+    struct gw_config *old = s->cfg;
+    cfg->refs++;
+    s->cfg = cfg;
+    pthread_mutex_unlock(&s->cfg_lock);
+    gw_config_put(s, old);
+    atomic_fetch_add(&s->metrics.reloads, 1);
+    gw_hold_notify(s->hold);
+}
+
+void gw_server_drain(struct gw_server *s, int timeout_ms)
+{
+    MHD_socket fd = MHD_quiesce_daemon(s->mhd);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    gw_hold_release_all(s->hold);
+    uint64_t until = gw_now_us() + (uint64_t)timeout_ms * 1000u;
+    while (atomic_load(&s->metrics.in_flight) > 0 && gw_now_us() < until)
+        usleep(20000);
+    long long left = atomic_load(&s->metrics.in_flight);
+    if (left > 0)
+        log_warn("drain: %lld requests still in flight after %d ms; closing them", left,
+                 timeout_ms);
+}
+
+void gw_server_destroy(struct gw_server *s)
+{
+    if (s == NULL)
+        return;
+    gw_hold_stop(s->hold);          /* parked requests resume, answer 503 */
+    gw_upstream_stop(s->up);        /* transfers end, their clients resume */
+    MHD_stop_daemon(s->mhd);
+    gw_hold_destroy(s->hold);
+    gw_upstream_destroy(s->up);
+    gw_config_put(s, s->cfg);
+    gw_config_put(s, s->boot);
+    pthread_mutex_destroy(&s->cfg_lock);
+    free(s);
+}
+
+/* ---- admin hooks --------------------------------------------------------- */
+
+int gw_server_after_accept(void *ctx, uint64_t version, char *err, size_t errlen)
+{
+    struct gw_server *s = ctx;
+    (void)version;
+    (void)err;
+    (void)errlen;
+    gw_hold_notify(s->hold);    /* parked writes look at the new rules now */
+    return 0;
+}
+
+void gw_server_status_json(void *ctx, struct strbuf *out)
+{
+    struct gw_server *s = ctx;
+    struct gw_config *c = gw_config_get(s);
+
+    strbuf_puts(out, ", \"listen\": ");
+    strbuf_json_string(out, c->listen);
+    strbuf_printf(out, ", \"mode\": \"%s\", \"ban_policy\": \"%s\"",
+                  c->mode == ROUTE_MODE_FORWARD ? "forward" : "redirect",
+                  c->ban_policy == ROUTE_BAN_HOLD ? "hold" : "reject");
+    gw_config_put(s, c);
+    gw_metrics_status_json(&s->metrics, out);
+}
+
+void gw_server_metrics(void *ctx, struct strbuf *out)
+{
+    struct gw_server *s = ctx;
+    gw_metrics_render(&s->metrics, s->labels->unit_names, s->labels->nunits, out);
+}

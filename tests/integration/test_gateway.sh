@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# test_gateway.sh: two gateways (dc-a, dc-b) and two echo upstreams on
+# loopback; curl as the client. Ports 18001-18029.
+#   routing: local, cross-unit forward, override, query/cookie buyerId,
+#            center and local routes, hop loop 421, 400s
+#   rules:   signed push accepted / refused (200 / 401 / 409 / 400), a push
+#            changes routing without restart, persisted rules survive restart
+#   bans:    hold then release (the held POST reaches the new home once),
+#            hold timeout and reject policy: 503 + Retry-After
+#   streams: 100 MB up and down through the gateway, RSS stays flat
+#   errors:  502 / 504 name the upstream; malformed requests get 4xx
+#   ops:     SIGHUP reload (redirect mode: 307), metrics, status, SIGTERM drain
+. "$(dirname "$0")/../lib/testlib.sh"
+
+BIN=$UR_BIN
+BUILD_DIR=${UR_TOOLS:-}
+if [ -z "$BUILD_DIR" ]; then
+    # tools live next to the binaries' build: build*/tools
+    for d in "$BIN/../tools" "$UR_ROOT/build/tools" "$UR_ROOT/build-gw/tools"; do
+        [ -x "$d/echo_upstream" ] && { BUILD_DIR=$d; break; }
+    done
+fi
+ECHO=$BUILD_DIR/echo_upstream
+if [ ! -x "$BIN/unitgw" ] || [ ! -x "$ECHO" ]; then
+    t_fail "setup" "need $BIN/unitgw and echo_upstream (make all tests)"
+    t_done
+    exit 1
+fi
+
+GA=18001 GB=18002 AA=18011 AB=18012 UA=18021 UB=18022 DEAD=18029
+D=$(t_tmpdir)
+SECRET=$(t_secret "$D")
+
+cat >"$D/topology.conf" <<EOF
+secret_file = "secret.key";
+center = "dc-a";
+units = (
+  { name = "dc-a"; public_url = "http://127.0.0.1:$GA"; gateway_admin = [ "127.0.0.1:$AA" ]; },
+  { name = "dc-b"; public_url = "http://127.0.0.1:$GB"; gateway_admin = [ "127.0.0.1:$AB" ]; }
+);
+EOF
+
+# gw_conf UNIT PORT ADMIN UPSTREAM [EXTRA...]
+gw_conf() {
+    local unit=$1 port=$2 admin=$3 up=$4; shift 4
+    cat <<EOF
+unit = "$unit"; topology = "topology.conf";
+listen = "127.0.0.1:$port"; admin_listen = "127.0.0.1:$admin";
+state_dir = "state-$unit"; log_requests = true;
+ban_hold_ms = 1500; upstream_timeout_ms = 1000; drain_timeout_ms = 5000;
+max_body_bytes = 200000000L;
+routes = (
+  { prefix = "/api/";    type = "unit";   upstream = "http://127.0.0.1:$up"; },
+  { prefix = "/center/"; type = "center"; upstream = "http://127.0.0.1:$up"; },
+  { prefix = "/dead/";   type = "local";  upstream = "http://127.0.0.1:$DEAD"; },
+  { prefix = "/";        type = "local";  upstream = "http://127.0.0.1:$up"; }
+);
+EOF
+    for x in "$@"; do echo "$x"; done
+}
+gw_conf dc-a $GA $AA $UA >"$D/gw-a.conf"
+gw_conf dc-b $GB $AB $UB >"$D/gw-b.conf"
+
+# rules VERSION [RANGES] [BANS]
+rules() {
+    local ranges=${2:-'{ first = 0; last = 4999; unit = "dc-a"; }, { first = 5000; last = 9999; unit = "dc-b"; }'}
+    cat <<EOF
+version = $1L;
+buckets = 10000;
+ranges = ( $ranges );
+overrides = ( { buyer = 42L; unit = "dc-b"; } );
+bans = ( ${3:-} );
+EOF
+}
+
+# push ADMINPORT FILE [SIGNATURE]: prints "HTTP-code body"
+push() {
+    local sig=${3:-$(t_sign "$SECRET" "$2")}
+    curl -s -m 5 -o "$D/push.out" -w '%{http_code}' -X PUT -H "X-Unitroute-Signature: $sig" \
+        --data-binary @"$2" "http://127.0.0.1:$1/v1/rules"
+    echo " $(cat "$D/push.out")"
+}
+
+start_gw() { # start_gw a|b [LOGNAME]
+    local port
+    port=$([ "$1" = a ] && echo $GA || echo $GB)
+    t_start "gw-$1" "$D/${2:-gw-$1}.log" "$BIN/unitgw" -c "$D/gw-$1.conf"
+    eval "PID_$1=$T_LAST_PID"
+    t_wait_port "$port"
+}
+
+t_start up-a "$D/up-a.out" "$ECHO" -p $UA -n up-a -l "$D/up.log"
+t_start up-b "$D/up-b.out" "$ECHO" -p $UB -n up-b -l "$D/up.log"
+t_wait_port $UA && t_wait_port $UB
+start_gw a
+start_gw b
+
+c() { curl -s -m 10 "$@"; }
+field() { sed -n "s/^$1=//p"; }   # field NAME < echo body
+
+# ---- before any rules ------------------------------------------------------
+t_eq "no rules: unit route 503" "503" "$(c -o /dev/null -w '%{http_code}' -H 'X-Buyer-Id: 1' http://127.0.0.1:$GA/api/x)"
+t_eq "no rules: local route still served" "up-a" "$(c http://127.0.0.1:$GA/hello | field upstream)"
+t_eq "no rules: healthz 503" "503" "$(c -o /dev/null -w '%{http_code}' http://127.0.0.1:$AA/healthz)"
+
+# ---- signed pushes ----------------------------------------------------------
+rules 1 >"$D/r1.conf"
+t_match "push v1 to dc-a: 200 applied" '^200 .*"applied"' "$(push $AA "$D/r1.conf")"
+t_match "push v1 to dc-b: 200 applied" '^200 .*"applied"' "$(push $AB "$D/r1.conf")"
+t_match "same push again: 200" '^200 ' "$(push $AA "$D/r1.conf")"
+t_match "bad signature: 401" '^401 .*error' "$(push $AA "$D/r1.conf" 0000000000000000000000000000000000000000000000000000000000000000)"
+printf 'version = 9L;\nbuckets = 10000;\nranges = ( { first = 0; last = 10; unit = "dc-a"; } );\n' >"$D/bad.conf"
+t_match "invalid rules: 400" '^400 .*error' "$(push $AA "$D/bad.conf")"
+rules 1 '{ first = 0; last = 9999; unit = "dc-a"; }' >"$D/r1x.conf"
+t_match "same version, other bytes: 409" '^409 ' "$(push $AA "$D/r1x.conf")"
+
+# ---- routing ---------------------------------------------------------------
+out=$(c -i -H 'X-Buyer-Id: 1' -H 'Connection: X-Drop' -H 'X-Drop: secret' -H 'Keep-Alive: 5' \
+      "http://127.0.0.1:$GA/api/orders?q=1")
+t_match "local forward: up-a serves buyer 1" '^upstream=up-a' "$(echo "$out" | grep upstream=)"
+t_match "local forward: X-Unit dc-a" '^X-Unit: dc-a' "$(echo "$out" | grep -i '^X-Unit:')"
+t_match "local forward: X-Unit-Home" "X-Unit-Home: http://127.0.0.1:$GA" "$(echo "$out" | grep -i '^X-Unit-Home')"
+t_match "local forward: path and query kept" '^query=q=1' "$(echo "$out" | grep '^query=')"
+t_match "X-Forwarded-For added" '^h X-Forwarded-For: 127.0.0.1' "$(echo "$out" | grep -i 'h X-Forwarded-For')"
+t_match "X-Forwarded-Proto added" 'http' "$(echo "$out" | grep -i 'h X-Forwarded-Proto')"
+t_match "Via added" '1.1 unitgw-dc-a' "$(echo "$out" | grep -i '^h Via')"
+t_eq "hop-by-hop request headers stripped" "" "$(echo "$out" | grep -iE '^h (X-Drop|Keep-Alive|Connection):')"
+t_eq "hop-by-hop response headers stripped" "" "$(echo "$out" | grep -iE '^(X-Secret-Hop|Keep-Alive):')"
+
+out=$(c -i -H 'X-Buyer-Id: 5001' http://127.0.0.1:$GA/api/x)
+t_match "cross-unit forward: up-b serves buyer 5001" '^upstream=up-b' "$(echo "$out" | grep upstream=)"
+t_match "cross-unit forward: X-Unit dc-b" '^X-Unit: dc-b' "$(echo "$out" | grep -i '^X-Unit:')"
+t_match "cross-unit forward: X-Unit-Home dc-b" "X-Unit-Home: http://127.0.0.1:$GB" "$(echo "$out" | grep -i '^X-Unit-Home')"
+t_match "cross-unit forward: two Via hops" 'unitgw-dc-a, 1.1 unitgw-dc-b' "$(echo "$out" | grep -i '^h Via')"
+t_eq "override: buyer 42 -> dc-b" "up-b" "$(c -H 'X-Buyer-Id: 42' http://127.0.0.1:$GA/api/x | field upstream)"
+t_eq "override: buyer 10042 (same bucket) -> dc-a" "up-a" "$(c -H 'X-Buyer-Id: 10042' http://127.0.0.1:$GA/api/x | field upstream)"
+t_eq "buyerId from query" "up-a" "$(c "http://127.0.0.1:$GB/api/x?buyerId=7" | field upstream)"
+t_eq "buyerId from cookie" "up-b" "$(c -b 'a=1; buyer_id=6000' http://127.0.0.1:$GA/api/x | field upstream)"
+t_eq "center route from dc-b -> dc-a" "up-a" "$(c http://127.0.0.1:$GB/center/x | field upstream)"
+t_eq "local route on dc-b" "up-b" "$(c http://127.0.0.1:$GB/other | field upstream)"
+out=$(c -i -H 'X-Buyer-Id: 5001' -H 'X-Unitroute-Hop: dc-b' http://127.0.0.1:$GA/api/x)
+t_match "hop loop: 421" '^HTTP/1.1 421' "$out"
+t_match "hop loop: reason" 'already forwarded' "$out"
+t_match "missing buyerId: 400 with message" 'missing buyerId' "$(c -i http://127.0.0.1:$GA/api/x)"
+t_match "invalid buyerId: 400" '^HTTP/1.1 400' "$(c -i -H 'X-Buyer-Id: 12abc' http://127.0.0.1:$GA/api/x)"
+t_match "X-Unit on errors too" 'X-Unit: dc-a' "$(c -i -H 'X-Buyer-Id: -1' http://127.0.0.1:$GA/api/x)"
+t_eq "keep-alive: two requests, one connection" "1" \
+    "$(c -sv http://127.0.0.1:$GA/a http://127.0.0.1:$GA/b 2>&1 | grep -c 'Re-using')"
+
+# ---- a push changes routing without restart --------------------------------
+rules 2 '{ first = 0; last = 0; unit = "dc-a"; }, { first = 1; last = 1; unit = "dc-b"; }, { first = 2; last = 4999; unit = "dc-a"; }, { first = 5000; last = 9999; unit = "dc-b"; }' >"$D/r2.conf"
+push $AA "$D/r2.conf" >/dev/null; push $AB "$D/r2.conf" >/dev/null
+t_eq "push v2: buyer 1 now in dc-b" "up-b" "$(c -H 'X-Buyer-Id: 1' http://127.0.0.1:$GA/api/x | field upstream)"
+t_match "stale push v1: 409" '^409 ' "$(push $AA "$D/r1.conf")"
+
+# ---- hold, then release to the new home ----------------------------------------
+R2='{ first = 0; last = 0; unit = "dc-a"; }, { first = 1; last = 1; unit = "dc-b"; }, { first = 2; last = 4999; unit = "dc-a"; }, { first = 5000; last = 9999; unit = "dc-b"; }'
+R4='{ first = 0; last = 0; unit = "dc-a"; }, { first = 1; last = 1; unit = "dc-b"; }, { first = 2; last = 99; unit = "dc-a"; }, { first = 100; last = 100; unit = "dc-b"; }, { first = 101; last = 4999; unit = "dc-a"; }, { first = 5000; last = 9999; unit = "dc-b"; }'
+rules 3 "$R2" '{ first = 100; last = 100; }' >"$D/r3.conf"
+rules 4 "$R4" >"$D/r4.conf"
+push $AA "$D/r3.conf" >/dev/null; push $AB "$D/r3.conf" >/dev/null
+: >"$D/up.log"
+( c -i -X POST -H 'X-Buyer-Id: 100' --data 'held-body' http://127.0.0.1:$GB/api/held >"$D/held.out" ) &
+HELD=$!
+sleep 0.4
+t_eq "held POST not delivered during the ban" "" "$(grep /api/held "$D/up.log")"
+t_eq "reads flow during the ban" "up-a" "$(c -H 'X-Buyer-Id: 100' http://127.0.0.1:$GB/api/read | field upstream)"
+t_match "metrics: one held request" '^unitgw_held_requests 1' "$(c http://127.0.0.1:$AB/metrics | grep '^unitgw_held_requests')"
+push $AA "$D/r4.conf" >/dev/null; push $AB "$D/r4.conf" >/dev/null
+wait $HELD
+t_match "released POST answered 200" '^HTTP/1.1 200' "$(cat "$D/held.out")"
+t_eq "released POST reached the new home once" "up-b POST /api/held 9" "$(grep /api/held "$D/up.log")"
+t_match "metrics: hold released" '^unitgw_holds_released_total 1' "$(c http://127.0.0.1:$AB/metrics | grep released)"
+
+# ---- hold timeout: 503 + Retry-After ----------------------------------------
+rules 5 "$R4" '{ first = 200; last = 200; }' >"$D/r5.conf"
+push $AA "$D/r5.conf" >/dev/null; push $AB "$D/r5.conf" >/dev/null
+start=$(date +%s%N)
+out=$(c -i -X POST -H 'X-Buyer-Id: 200' --data 'x' http://127.0.0.1:$GB/api/t)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+t_match "hold timeout: 503" '^HTTP/1.1 503' "$out"
+t_match "hold timeout: Retry-After" 'Retry-After: 1' "$out"
+t_check "hold timeout: after ban_hold_ms (${ms} ms)" test "$ms" -ge 1400 -a "$ms" -lt 5000
+t_eq "write ban: never delivered" "" "$(grep /api/t "$D/up.log")"
+
+# ---- SIGHUP: redirect mode, reject policy ------------------------------------
+gw_conf dc-a $GA $AA $UA 'mode = "redirect";' 'ban_policy = "reject";' >"$D/gw-a.conf"
+kill -HUP "$PID_a"
+sleep 0.5
+out=$(c -i -H 'X-Buyer-Id: 5001' "http://127.0.0.1:$GA/api/x/y?a=1&b=2")
+t_match "redirect mode (after SIGHUP): 307" '^HTTP/1.1 307' "$out"
+t_match "redirect: Location keeps path and query" "Location: http://127.0.0.1:$GB/api/x/y\\?a=1&b=2" "$out"
+t_eq "redirect: local buyer still served" "up-a" "$(c -H 'X-Buyer-Id: 2' http://127.0.0.1:$GA/api/x | field upstream)"
+start=$(date +%s%N)
+out=$(c -i -X PUT -H 'X-Buyer-Id: 200' --data 'x' http://127.0.0.1:$GA/api/t)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+t_match "reject policy: 503 + Retry-After" 'Retry-After: 1' "$out"
+t_check "reject policy: at once (${ms} ms)" test "$ms" -lt 1000
+echo 'bogus_key = 1;' >>"$D/gw-a.conf"
+kill -HUP "$PID_a"
+sleep 0.3
+t_match "bad reload refused, logged with file:line" 'gw-a.conf:[0-9]+: unknown key' "$(cat "$D/gw-a.log")"
+t_match "bad reload: still running the old config" '^HTTP/1.1 307' "$(c -i -H 'X-Buyer-Id: 5001' http://127.0.0.1:$GA/api/x)"
+
+# ---- streams and memory ----------------------------------------------------------
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+before=$(rss "$PID_b")
+got=$(head -c 100000000 /dev/zero | c -T - -X POST http://127.0.0.1:$GB/upload | field body_bytes)
+t_eq "100 MB chunked upload streamed" "100000000" "$got"
+got=$(c -o /dev/null -w '%{size_download}' "http://127.0.0.1:$GB/dl?bytes=100000000")
+t_eq "100 MB download streamed" "100000000" "$got"
+got=$(c -o /dev/null -w '%{size_download}' -H 'X-Buyer-Id: 2' "http://127.0.0.1:$GB/api/dl?bytes=50000000&chunked=1")
+t_eq "50 MB chunked download across units" "50000000" "$got"
+after=$(rss "$PID_b")
+t_check "RSS flat through 200 MB (${before} kB -> ${after} kB)" test $((after - before)) -lt 40000
+
+# ---- bodies across units, HEAD, status codes ------------------------------------------
+head -c 3000000 /dev/urandom >"$D/body.bin"
+direct=$(c --data-binary @"$D/body.bin" http://127.0.0.1:$UB/x | field body_fnv)
+via=$(c --data-binary @"$D/body.bin" -H 'X-Buyer-Id: 5001' http://127.0.0.1:$GB/api/x | field body_fnv)
+t_eq "3 MB POST through the gateway: same bytes upstream" "$direct" "$via"
+rules_buyer=$(c --data-binary @"$D/body.bin" -H 'X-Buyer-Id: 2' http://127.0.0.1:$GB/api/x)
+t_eq "3 MB POST forwarded dc-b -> dc-a: same bytes" "$direct" "$(echo "$rules_buyer" | field body_fnv)"
+t_eq "3 MB POST forwarded: served by up-a" "up-a" "$(echo "$rules_buyer" | field upstream)"
+t_match "HEAD passes" '^HTTP/1.1 200' "$(c -I http://127.0.0.1:$GB/x)"
+t_match "upstream status passes (204)" '^HTTP/1.1 204' "$(c -i "http://127.0.0.1:$GB/x?status=204")"
+t_match "upstream status passes (404)" '^HTTP/1.1 404' "$(c -i "http://127.0.0.1:$GB/x?status=404")"
+
+# ---- upstream failures --------------------------------------------------------------
+out=$(c -i http://127.0.0.1:$GB/dead/x)
+t_match "dead upstream: 502" '^HTTP/1.1 502' "$out"
+t_match "502 body names the upstream" "upstream http://127.0.0.1:$DEAD" "$out"
+out=$(c -i "http://127.0.0.1:$GB/slow?sleep_ms=2500")
+t_match "slow upstream: 504" '^HTTP/1.1 504' "$out"
+t_match "504 body names the upstream" "upstream http://127.0.0.1:$UB" "$out"
+
+# ---- malformed requests: 4xx, never a crash -------------------------------------
+raw() { # raw PORT: send stdin, print the status line
+    python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(sys.stdin.buffer.read()); s.settimeout(5)
+out = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d: break
+        out += d
+except Exception: pass
+print(out.split(b"\r\n")[0].decode("latin-1"))' "$1"
+}
+t_match "bad chunked encoding: 400" ' 400 ' "$(printf 'POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n' | raw $GB)"
+t_match "oversized header: 431" ' 431 ' "$(python3 -c 'import sys; sys.stdout.write("GET /x HTTP/1.1\r\nHost: a\r\nX-Big: " + "a"*20000 + "\r\n\r\n")' | raw $GB)"
+t_match "too many headers: 431" ' 431 ' "$(python3 -c 'import sys; sys.stdout.write("GET /x HTTP/1.1\r\nHost: a\r\n" + "".join("X-H%d: v\r\n" % i for i in range(150)) + "\r\n")' | raw $GB)"
+t_match "long URL: 414" ' 414 ' "$(python3 -c 'import sys; sys.stdout.write("GET /" + "a"*9000 + " HTTP/1.1\r\nHost: a\r\n\r\n")' | raw $GB)"
+t_match "body over max_body_bytes: 413" ' 413 ' "$(printf 'POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 500000000\r\n\r\n' | raw $GB)"
+t_match "bad Content-Length: 400" ' 400 ' "$(printf 'GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n' | raw $GB)"
+printf 'GARBAGE\r\n\r\n' | raw $GB >/dev/null
+t_eq "gateway alive after malformed input" "ok" "$(c http://127.0.0.1:$AB/healthz)"
+
+# ---- admin: metrics and status ------------------------------------------------------
+m=$(c http://127.0.0.1:$AA/metrics)
+t_match "metrics: requests by route/outcome/unit" 'unitgw_requests_total\{route="unit",outcome="misdirected",unit="dc-b"\} 1' "$m"
+t_match "metrics: upstream latency histogram" 'unitgw_upstream_latency_seconds_bucket\{le="\+Inf"\} [1-9]' "$m"
+t_match "metrics: rule version" 'unitroute_rule_version.* 5' "$m"
+t_match "status JSON" '"unit": "dc-b".*"rule_version": 5.*"holds_total": 2' "$(c http://127.0.0.1:$AB/v1/status)"
+
+# ---- restart keeps the rules; SIGTERM drains ------------------------------------------
+( c -o "$D/drain.out" -w '%{http_code}' "http://127.0.0.1:$GB/slow?sleep_ms=700" >"$D/drain.code" ) &
+SLOW=$!
+sleep 0.2
+kill -TERM "$PID_b"
+wait $SLOW
+t_eq "SIGTERM: in-flight request completes" "200" "$(cat "$D/drain.code")"
+for _ in $(seq 1 50); do kill -0 "$PID_b" 2>/dev/null || break; sleep 0.1; done
+t_check "SIGTERM: process exits" bash -c "! kill -0 $PID_b 2>/dev/null"
+start_gw b gw-b2
+t_match "restart: persisted rules loaded" 'loaded version 5' "$(cat "$D/gw-b2.log")"
+t_eq "restart: routing by persisted rules" "up-b" "$(c -H 'X-Buyer-Id: 1' http://127.0.0.1:$GB/api/x | field upstream)"
+kill -TERM "$PID_a" "$PID_b"
+for _ in $(seq 1 100); do kill -0 "$PID_a" 2>/dev/null || kill -0 "$PID_b" 2>/dev/null || break; sleep 0.1; done
+t_eq "no sanitizer reports" "" "$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$D"/gw-*.log)"
+
+t_done

@@ -45,7 +45,7 @@ static void usage(FILE *out)
         "  abort                      roll back the running cutover (before its switch)\n"
         "  history                    past cutovers, outcome and timings\n"
         "  confirm-sync ID            confirm replication for cutover ID (sync_method manual)\n"
-        "options:\n"
+        "options (before or after the command):\n"
         "  -c, --config FILE          control center config (default conf/control.conf)\n"
         "  -s, --server HOST:PORT     control center address (default: listen in the config)\n"
         "  -t, --token-file FILE      API token file (default: token_file in the config)\n"
@@ -106,6 +106,46 @@ static int main_serve(const char *config, const char *level)
     return 0;
 }
 
+/*
+ * Global options may also follow the command (`unitctl serve -c FILE`,
+ * `unitctl status -s HOST:PORT`): move them before it so one getopt pass sees
+ * them. Only exact global option names move; a command's own options stay.
+ */
+static void main_hoist_global_options(int argc, char **argv)
+{
+    static const char *const with_arg[] = { "-c", "--config", "-s", "--server", "-t",
+                                            "--token-file", "-l", "--log-level", NULL };
+    int cmd = 1;
+
+    while (cmd < argc && argv[cmd][0] == '-') {   /* skip globals before the command */
+        for (int k = 0; with_arg[k]; k++)
+            if (strcmp(argv[cmd], with_arg[k]) == 0 && cmd + 1 < argc)
+                cmd++;
+        cmd++;
+    }
+    for (int i = cmd + 1; i < argc; i++) {
+        int n = 0;
+        for (int k = 0; with_arg[k] && n == 0; k++) {
+            size_t len = strlen(with_arg[k]);
+            if (strcmp(argv[i], with_arg[k]) == 0 && i + 1 < argc)
+                n = 2;
+            else if (with_arg[k][1] == '-' && strncmp(argv[i], with_arg[k], len) == 0 &&
+                     argv[i][len] == '=')
+                n = 1;
+        }
+        if (n == 0)
+            continue;
+        /* rotate argv[cmd..i+n-1] so the option lands just before the command */
+        char *moved[2] = { argv[i], n == 2 ? argv[i + 1] : NULL };
+        memmove(&argv[cmd + n], &argv[cmd], (size_t)(i - cmd) * sizeof(char *));
+        argv[cmd] = moved[0];
+        if (n == 2)
+            argv[cmd + 1] = moved[1];
+        cmd += n;
+        i += n - 1;
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -121,6 +161,7 @@ int main(int argc, char **argv)
     int ch;
 
     log_init("unitctl", LOG_LEVEL_INFO);
+    main_hoist_global_options(argc, argv);
     while ((ch = getopt_long(argc, argv, "+c:s:t:l:hV", opts, NULL)) != -1) {
         switch (ch) {
         case 'c': config = optarg; break;

@@ -83,7 +83,10 @@ static const struct order_errno_entry order_errno_map[] = {
     { 1213, ORDER_KIND_RETRYABLE,  "ER_LOCK_DEADLOCK" },
     /* unitproxy's refusals (docs/proxy.md) */
     { 7401, ORDER_KIND_REFUSED,    "unitproxy: no sharding key" },
-    { 7402, ORDER_KIND_REFUSED,    "unitproxy: buyer's home is another unit" },
+    /* a request routed under older rules can reach a unit that gave the buyer
+     * away during a cutover: a retry goes through a gateway again and finds
+     * the new home */
+    { 7402, ORDER_KIND_RETRYABLE,  "unitproxy: buyer's home is another unit" },
     { 7403, ORDER_KIND_RETRYABLE,  "unitproxy: bucket banned (cutover)" },
     { 7404, ORDER_KIND_REFUSED,    "unitproxy: center table outside the center" },
     { 7405, ORDER_KIND_REFUSED,    "unitproxy: hint and statement disagree" },

@@ -34,7 +34,7 @@ struct gw_config {
     int  ban_policy;                /* enum route_ban_policy */
     int  ban_hold_ms;
     int  retry_after_s;
-    int  workers;                   /* MHD worker threads */
+    int  workers;                   /* worker threads, one event loop each */
     int  max_connections;
     int  max_header_bytes;          /* request line + headers */
     int  max_headers;

@@ -41,9 +41,13 @@ static uint64_t gw_hold_scan(struct gw_hold *h, uint64_t version, uint64_t now)
         next = e->next;
         bool expired = h->release_all || now >= e->deadline_us;
         if (expired || version != e->version) {
+            void (*wake)(void *) = e->wake;
+            void *wake_ctx = e->wake_ctx;
             e->expired = expired;
             gw_hold_unlink(h, e);
-            MHD_resume_connection(e->conn);
+            MHD_resume_connection(e->conn);     /* e may be gone from here */
+            if (wake != NULL)
+                wake(wake_ctx);
         } else if (e->deadline_us < next_wake) {
             next_wake = e->deadline_us;
         }

@@ -6,8 +6,8 @@
  * decides again: route by the rules in force, park again, or answer 503.
  *
  *   handler: HOLD --gw_hold_park--> suspended
- *   rules pushed --gw_hold_notify--> hold thread --resume--> handler decides
- *   deadline passed -------------->  hold thread --resume--> handler: 503
+ *   rules pushed --gw_hold_notify--> hold thread --resume+wake--> handler decides
+ *   deadline passed -------------->  hold thread --resume+wake--> handler: 503
  */
 #ifndef UR_GW_HOLD_H
 #define UR_GW_HOLD_H
@@ -19,9 +19,16 @@
 
 #include "router/rules_store.h"
 
-/* Embedded in the request; valid while parked. */
+/*
+ * Embedded in the request; valid while parked. wake/wake_ctx are the
+ * caller's, set before parking: the hold thread calls wake(wake_ctx) right
+ * after resuming conn, so the loop polling conn's daemon runs it (an
+ * externally polled libmicrohttpd daemon does not wake up by itself).
+ */
 struct gw_hold_entry {
     struct MHD_Connection *conn;
+    void (*wake)(void *wake_ctx);
+    void *wake_ctx;
     uint64_t deadline_us;       /* gw_now_us() clock */
     uint64_t version;           /* rule version when parked */
     bool     expired;           /* set when resumed by the deadline or a stop */

@@ -11,7 +11,8 @@
  *   handler, body calls: gw_xfer_push_body (suspends when the ring is full)
  *   handler, final call: gw_xfer_end_body; wait for the upstream's headers
  *        (suspended) -> 502 / 504 naming the upstream, or the upstream's
- *        response with a content reader pulling the body (gw_xfer_pull_body)
+ *        response: from the body buffer when the transfer is already over,
+ *        else with a content reader pulling the body (gw_xfer_response)
  *   completed callback: metrics, request log line, release the transfer
  *
  * Every answer carries X-Unit (the unit that served it) and X-Unit-Home
@@ -32,15 +33,14 @@
 #include "gateway/gw_headers.h"
 #include "gateway/gw_hold.h"
 #include "gateway/gw_upstream.h"
+#include "gateway/gw_worker.h"
 #include "router/admin_http.h"
 #include "router/log.h"
 
-#define GW_BLOCK_SIZE (32 * 1024)
-
 struct gw_server {
-    struct MHD_Daemon   *mhd;
+    struct gw_worker   **workers;       /* nworkers of them, each with its daemon */
+    int                  nworkers;
     struct rules_keeper *keeper;        /* borrowed */
-    struct gw_upstream  *up;
     struct gw_hold      *hold;
     struct gw_metrics    metrics;
     pthread_mutex_t      cfg_lock;      /* guards cfg and every cfg->refs */
@@ -59,6 +59,8 @@ enum gw_req_state {
 
 struct gw_request {
     struct gw_server      *srv;
+    struct gw_worker      *wk;          /* the serving worker */
+    struct gw_upstream    *up;          /* its client side */
     struct gw_config      *cfg;         /* reference held */
     struct MHD_Connection *conn;
     char                  *uri;         /* raw request target, owned */
@@ -263,7 +265,7 @@ static void gw_client_ip(struct MHD_Connection *conn, char *out, size_t outlen)
 }
 
 /* Start the transfer for a LOCAL or FORWARD decision; answers on failure. */
-static enum MHD_Result gw_proxy_start(struct gw_server *s, struct gw_request *r, bool *started)
+static enum MHD_Result gw_proxy_start(struct gw_request *r, bool *started)
 {
     const struct gw_config *c = r->cfg;
     bool forward = r->d.action == ROUTE_ACTION_FORWARD;
@@ -286,28 +288,16 @@ static enum MHD_Result gw_proxy_start(struct gw_server *s, struct gw_request *r,
         .connect_timeout_ms = c->upstream_connect_timeout_ms,
         .header_timeout_ms = c->upstream_timeout_ms,
     };
-    r->x = p.headers ? gw_xfer_create(s->up, &p, r->conn) : NULL;
+    r->x = p.headers ? gw_xfer_create(r->up, &p, r->conn) : NULL;
     free(url);
     if (r->x == NULL)
         return gw_answer(r, 500, GW_OUTCOME_UPSTREAM_ERROR, 0, "out of memory");
-    if (gw_upstream_submit(s->up, r->x) < 0)
+    if (gw_upstream_submit(r->up, r->x) < 0)
         return gw_answer(r, 503, GW_OUTCOME_UPSTREAM_ERROR, c->retry_after_s,
                          "gateway shutting down");
     r->state = GW_REQ_PROXY;
     *started = true;
     return MHD_YES;
-}
-
-static ssize_t gw_content_reader(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    struct gw_xfer *x = cls;
-    (void)pos;
-    return gw_xfer_pull_body(x->owner, x, buf, max);
-}
-
-static void gw_content_free(void *cls)
-{
-    gw_xfer_unref(cls);
 }
 
 /* The upstream's headers arrived, or it failed first: answer the client. */
@@ -317,13 +307,10 @@ static enum MHD_Result gw_proxy_respond(struct gw_request *r)
     const struct gw_config *c = r->cfg;
     bool forward = r->d.action == ROUTE_ACTION_FORWARD;
 
-    pthread_mutex_lock(&x->lock);
     bool ok = x->headers_done;
     bool timed_out = x->timed_out || x->result == CURLE_OPERATION_TIMEDOUT;
     long status = x->status;
-    char why[CURL_ERROR_SIZE];
-    snprintf(why, sizeof(why), "%s", x->errbuf);
-    pthread_mutex_unlock(&x->lock);
+    const char *why = x->errbuf;
 
     if (!ok && timed_out)
         return gw_answer(r, 504, GW_OUTCOME_UPSTREAM_TIMEOUT, 0,
@@ -332,32 +319,20 @@ static enum MHD_Result gw_proxy_respond(struct gw_request *r)
         return gw_answer(r, 502, GW_OUTCOME_UPSTREAM_ERROR, 0, "upstream %s failed: %s",
                          x->upstream, why);
 
-    /* headers are complete: the upstream thread no longer writes them */
+    /* headers are complete: curl no longer writes them */
     char via[RULES_UNIT_NAME_MAX + 16];
     bool has_unit;
     long long clen;
     snprintf(via, sizeof(via), "1.1 unitgw-%s", c->unit);
-    struct MHD_Response *probe = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-    if (probe == NULL)
-        return MHD_NO;
-    gw_headers_response(probe, x->resp_headers.buf ? x->resp_headers.buf : "",
-                        x->resp_headers.len, via, forward, &has_unit, &clen);
     bool bodyless = strcmp(r->method, "HEAD") == 0 || status == 204 || status == 304 ||
                     (status >= 100 && status < 200);
-    struct MHD_Response *resp = probe;
-    if (!bodyless) {
-        resp = MHD_create_response_from_callback(clen >= 0 ? (uint64_t)clen : MHD_SIZE_UNKNOWN,
-                                                 GW_BLOCK_SIZE, gw_content_reader, x,
-                                                 gw_content_free);
-        if (resp == NULL) {
-            MHD_destroy_response(probe);
-            return MHD_NO;
-        }
-        gw_xfer_ref(x);
-        gw_headers_response(resp, x->resp_headers.buf ? x->resp_headers.buf : "",
-                            x->resp_headers.len, via, forward, &has_unit, &clen);
-        MHD_destroy_response(probe);
-    }
+    struct MHD_Response *resp = bodyless
+        ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
+        : gw_xfer_response(x);
+    if (resp == NULL)
+        return MHD_NO;
+    gw_headers_response(resp, x->resp_headers.buf ? x->resp_headers.buf : "",
+                        x->resp_headers.len, via, forward, &has_unit, &clen);
     if (!has_unit)
         gw_add_unit_headers(r, resp);
     return gw_queue(r, resp, (int)status, forward ? GW_OUTCOME_FORWARD : GW_OUTCOME_LOCAL);
@@ -366,8 +341,6 @@ static enum MHD_Result gw_proxy_respond(struct gw_request *r)
 /* Body and final calls while a transfer runs. */
 static enum MHD_Result gw_proxy_step(struct gw_request *r, const char *data, size_t *size)
 {
-    struct gw_server *s = r->srv;
-
     if (*size > 0) {
         if (r->body_bytes + (long long)*size > r->cfg->max_body_bytes) {
             /* chunked body over the limit: no answer can be queued mid-body */
@@ -377,7 +350,7 @@ static enum MHD_Result gw_proxy_step(struct gw_request *r, const char *data, siz
             r->status = 413;
             return MHD_NO;
         }
-        size_t n = gw_xfer_push_body(s->up, r->x, data, *size);
+        size_t n = gw_xfer_push_body(r->x, data, *size);
         r->body_bytes += (long long)n;
         *size -= n;
         return MHD_YES;
@@ -386,7 +359,7 @@ static enum MHD_Result gw_proxy_step(struct gw_request *r, const char *data, siz
         return MHD_YES;     /* not the final call: more body to come */
     if (!r->body_ended) {
         r->body_ended = true;
-        gw_xfer_end_body(s->up, r->x);
+        gw_xfer_end_body(r->x);
     }
     if (!gw_xfer_wait_headers(r->x))
         return MHD_YES;     /* suspended until the upstream answers */
@@ -415,6 +388,8 @@ static enum MHD_Result gw_hold_or_reject(struct gw_request *r, uint64_t version)
             atomic_fetch_add(&s->metrics.held_now, 1);
             r->counted_held = true;
         }
+        r->hold.wake = gw_worker_wake;
+        r->hold.wake_ctx = r->wk;
         if (gw_hold_park(s->hold, &r->hold, r->conn, version, r->hold_deadline_us) == 0) {
             r->state = GW_REQ_HELD;
             return MHD_YES;
@@ -457,7 +432,7 @@ static enum MHD_Result gw_route(struct gw_request *r, const char *data, size_t *
         (void)data;
         (void)size;
         /* the body and the upstream's answer come in later calls */
-        return gw_proxy_start(s, r, &started);
+        return gw_proxy_start(r, &started);
     }
     case ROUTE_ACTION_REDIRECT:
         gw_unhold(r);
@@ -515,13 +490,16 @@ static enum MHD_Result gw_handler(void *cls, struct MHD_Connection *conn, const 
 
 static void *gw_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    struct gw_server *s = cls;
+    struct gw_worker *w = cls;
+    struct gw_server *s = w->ctx;
     struct gw_request *r = calloc(1, sizeof(*r));
 
     (void)conn;
     if (r == NULL)
         return NULL;
     r->srv = s;
+    r->wk = w;
+    r->up = w->up;
     r->cfg = gw_config_get(s);
     r->uri = strdup(uri);
     size_t plen = strcspn(uri, "?");
@@ -559,7 +537,8 @@ static void gw_log_request(const struct gw_request *r, enum MHD_RequestTerminati
 static void gw_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    struct gw_server *s = cls;
+    struct gw_worker *w = cls;
+    struct gw_server *s = w->ctx;
     struct gw_request *r = *req_cls;
 
     (void)conn;
@@ -576,7 +555,7 @@ static void gw_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (r->pending != NULL)
         MHD_destroy_response(r->pending);
     if (r->x != NULL)
-        gw_xfer_release(s->up, r->x);
+        gw_xfer_release(r->x);
     gw_config_put(s, r->cfg);
     free(r->uri);
     free(r->path);
@@ -595,7 +574,12 @@ static void gw_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
-static struct MHD_Daemon *gw_mhd_start(struct gw_server *s, const struct gw_config *c,
+/*
+ * Worker w's daemon: external polling (w's loop runs it), its own listen
+ * socket on the shared address (SO_REUSEPORT: the kernel spreads the
+ * connections over the workers).
+ */
+static struct MHD_Daemon *gw_mhd_start(struct gw_worker *w, const struct gw_config *c,
                                        char *err, size_t errlen)
 {
     struct sockaddr_in sin;
@@ -605,24 +589,58 @@ static struct MHD_Daemon *gw_mhd_start(struct gw_server *s, const struct gw_conf
         return NULL;
     }
     size_t mem = (size_t)c->max_header_bytes + 4096;  /* headers + response head */
+    unsigned limit = ((unsigned)c->max_connections + (unsigned)c->workers - 1) / (unsigned)c->workers;
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-            MHD_USE_ERROR_LOG,
-        0, NULL, NULL, gw_handler, s,
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO,
+        0, NULL, NULL, gw_handler, w,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->workers,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
+        MHD_OPTION_CONNECTION_LIMIT, limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->client_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem,
-        MHD_OPTION_URI_LOG_CALLBACK, gw_uri_log, s,
-        MHD_OPTION_NOTIFY_COMPLETED, gw_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, gw_mhd_log, s,
+        MHD_OPTION_URI_LOG_CALLBACK, gw_uri_log, w,
+        MHD_OPTION_NOTIFY_COMPLETED, gw_completed, w,
+        MHD_OPTION_EXTERNAL_LOGGER, gw_mhd_log, w,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_END);
     if (d == NULL)
         snprintf(err, errlen, "cannot listen on %s (in use, or not a local address?)", c->listen);
     return d;
+}
+
+/* Stop every worker's loop, close their connections and free them. */
+static void gw_server_stop_workers(struct gw_server *s)
+{
+    for (int i = 0; i < s->nworkers; i++)
+        gw_worker_destroy(s->workers[i]);
+    free(s->workers);
+    s->workers = NULL;
+    s->nworkers = 0;
+}
+
+/* One worker per cfg->workers, each running its own daemon. 0 or -1 with err. */
+static int gw_server_start_workers(struct gw_server *s, const struct gw_config *c,
+                                   char *err, size_t errlen)
+{
+    s->workers = calloc((size_t)c->workers, sizeof(*s->workers));
+    if (s->workers == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < c->workers; i++) {
+        struct gw_worker *w = gw_worker_create(s, &s->metrics, err, errlen);
+        if (w == NULL)
+            return -1;
+        s->workers[s->nworkers++] = w;
+        struct MHD_Daemon *d = gw_mhd_start(w, c, err, errlen);
+        if (d == NULL)
+            return -1;
+        if (gw_worker_start(w, d, err, errlen) < 0) {
+            MHD_stop_daemon(d);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 struct gw_server *gw_server_start(struct gw_config *cfg, struct rules_keeper *k,
@@ -640,21 +658,19 @@ struct gw_server *gw_server_start(struct gw_config *cfg, struct rules_keeper *k,
     cfg->refs += 2;     /* current + boot (metrics labels) */
     s->cfg = s->boot = cfg;
     s->labels = cfg->topo;
-    s->up = gw_upstream_create(&s->metrics, err, errlen);
-    if (s->up == NULL)
-        goto fail;
     s->hold = gw_hold_create(&k->store);
     if (s->hold == NULL) {
         snprintf(err, errlen, "cannot start the hold thread");
         goto fail;
     }
-    s->mhd = gw_mhd_start(s, cfg, err, errlen);
-    if (s->mhd == NULL)
-        goto fail;
+    if (gw_server_start_workers(s, cfg, err, errlen) < 0)
+        goto fail_workers;
     return s;
+fail_workers:
+    gw_hold_stop(s->hold);
+    gw_server_stop_workers(s);
 fail:
     gw_hold_destroy(s->hold);
-    gw_upstream_destroy(s->up);
     cfg->refs -= 2;
     pthread_mutex_destroy(&s->cfg_lock);
     free(s);
@@ -675,9 +691,8 @@ void gw_server_reload(struct gw_server *s, struct gw_config *cfg)
 
 void gw_server_drain(struct gw_server *s, int timeout_ms)
 {
-    MHD_socket fd = MHD_quiesce_daemon(s->mhd);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    for (int i = 0; i < s->nworkers; i++)
+        gw_worker_quiesce(s->workers[i]);
     gw_hold_release_all(s->hold);
     uint64_t until = gw_now_us() + (uint64_t)timeout_ms * 1000u;
     while (atomic_load(&s->metrics.in_flight) > 0 && gw_now_us() < until)
@@ -693,10 +708,8 @@ void gw_server_destroy(struct gw_server *s)
     if (s == NULL)
         return;
     gw_hold_stop(s->hold);          /* parked requests resume, answer 503 */
-    gw_upstream_stop(s->up);        /* transfers end, their clients resume */
-    MHD_stop_daemon(s->mhd);
+    gw_server_stop_workers(s);      /* transfers end, connections close */
     gw_hold_destroy(s->hold);
-    gw_upstream_destroy(s->up);
     gw_config_put(s, s->cfg);
     gw_config_put(s, s->boot);
     pthread_mutex_destroy(&s->cfg_lock);

@@ -1,7 +1,8 @@
 /*
- * gw_server: the gateway's client-facing HTTP server (libmicrohttpd worker
- * pool) that routes every request (route.h) and serves it: answers it,
- * parks it (gw_hold.h) or proxies it (gw_upstream.h).
+ * gw_server: the gateway's client-facing HTTP server (one libmicrohttpd
+ * daemon per worker thread, gw_worker.h) that routes every request (route.h)
+ * and serves it: answers it, parks it (gw_hold.h) or proxies it
+ * (gw_upstream.h, on the same worker thread).
  */
 #ifndef UR_GW_SERVER_H
 #define UR_GW_SERVER_H

@@ -1,50 +1,49 @@
 #include "gw_upstream.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
-#define GW_EASY_POOL      256
-#define GW_HEADER_WAKE_US 20000u   /* headers without body: start the answer anyway */
+#define GW_EASY_POOL 256
+#define GW_READER_BLOCK (32 * 1024)  /* libmicrohttpd's buffer for a streamed body */
+#define GW_NO_TIME   UINT64_MAX
 
 struct gw_upstream {
     CURLM           *multi;
-    pthread_t        thread;
+    int              epfd;          /* the worker's, borrowed */
+    uint64_t         tag;           /* or-ed into our sockets' epoll data */
     struct gw_metrics *metrics;     /* borrowed */
-    pthread_mutex_t  lock;          /* guards the queues and stopping */
-    struct gw_xfer  *adds;          /* submitted, not yet in the multi handle */
-    struct gw_xfer  *kicks;         /* need attention on the upstream thread */
     bool             stopping;
-    bool             joined;        /* the thread was joined */
+    bool             resumed;       /* a client was resumed since the last MHD_run */
+    uint64_t         timer_us;      /* curl's timer is due then, or GW_NO_TIME */
+    uint64_t         deadline_us;   /* earliest header deadline, or GW_NO_TIME */
+    struct gw_xfer  *kicks;         /* need attention in gw_upstream_run */
+    struct gw_xfer  *active;        /* in the multi handle */
+    uint8_t         *fds;           /* GW_FD_* by socket, nfds of them */
+    size_t           nfds;
     CURL            *idle[GW_EASY_POOL]; /* reset easy handles for reuse */
     size_t           nidle;
-    struct gw_xfer  *active;        /* in the multi handle; upstream thread only */
 };
 
 /* An easy handle from the pool, or a new one. NULL on failure. */
 static CURL *gw_upstream_easy_get(struct gw_upstream *up)
 {
-    CURL *e = NULL;
-
-    pthread_mutex_lock(&up->lock);
-    if (up->nidle > 0)
-        e = up->idle[--up->nidle];
-    pthread_mutex_unlock(&up->lock);
-    return e != NULL ? e : curl_easy_init();
+    return up->nidle > 0 ? up->idle[--up->nidle] : curl_easy_init();
 }
 
 /* Back to the pool (reset), or cleaned up when the pool is full. */
 static void gw_upstream_easy_put(struct gw_upstream *up, CURL *e)
 {
-    curl_easy_reset(e);
-    pthread_mutex_lock(&up->lock);
     if (up->nidle < GW_EASY_POOL) {
+        curl_easy_reset(e);
         up->idle[up->nidle++] = e;
-        e = NULL;
-    }
-    pthread_mutex_unlock(&up->lock);
-    if (e != NULL)
+    } else {
         curl_easy_cleanup(e);
+    }
 }
 
 uint64_t gw_now_us(void)
@@ -135,97 +134,88 @@ static void gw_xfer_destroy(struct gw_xfer *x)
     free(x->up.buf);
     free(x->down.buf);
     strbuf_deinit(&x->resp_headers);
-    pthread_mutex_destroy(&x->lock);
     free(x);
 }
 
 void gw_xfer_ref(struct gw_xfer *x)
 {
-    pthread_mutex_lock(&x->lock);
     x->refs++;
-    pthread_mutex_unlock(&x->lock);
 }
 
 void gw_xfer_unref(struct gw_xfer *x)
 {
-    pthread_mutex_lock(&x->lock);
-    int left = --x->refs;
-    pthread_mutex_unlock(&x->lock);
-    if (left == 0)
+    if (--x->refs == 0)
         gw_xfer_destroy(x);
 }
 
-/* The client connection waits on us: let it run again. Caller holds x->lock. */
+/* The client connection waits on us: let it run again. */
 static void gw_xfer_wake_client(struct gw_xfer *x)
 {
-    x->headers_woken |= x->headers_done;
     if (x->suspended && x->conn != NULL) {
         x->suspended = false;
+        x->owner->resumed = true;
         MHD_resume_connection(x->conn);
     }
 }
 
-/* Queue x for the upstream thread's attention (it takes a reference). */
-static void gw_upstream_kick(struct gw_upstream *up, struct gw_xfer *x)
+static void gw_xfer_suspend_client(struct gw_xfer *x)
 {
-    bool wake = false;
-
-    pthread_mutex_lock(&up->lock);
-    if (!up->stopping && !x->kicked) {
-        pthread_mutex_lock(&x->lock);
-        x->refs++;
-        pthread_mutex_unlock(&x->lock);
-        x->kicked = true;
-        /* the thread drains both queues whole: only the first entry wakes it */
-        wake = up->adds == NULL && up->kicks == NULL;
-        x->qnext = up->kicks;
-        up->kicks = x;
+    if (!x->suspended) {
+        x->suspended = true;
+        MHD_suspend_connection(x->conn);
     }
-    pthread_mutex_unlock(&up->lock);
-    if (wake)
-        curl_multi_wakeup(up->multi);
 }
 
-/* ---- curl callbacks (upstream thread) ------------------------------------ */
+/* Queue x for gw_upstream_run (the queue takes a reference). */
+static void gw_upstream_kick(struct gw_upstream *up, struct gw_xfer *x)
+{
+    if (up->stopping || x->kicked)
+        return;
+    x->refs++;
+    x->kicked = true;
+    x->qnext = up->kicks;
+    up->kicks = x;
+}
+
+/* ---- curl callbacks ------------------------------------------------------ */
 
 static size_t gw_cb_read(char *buf, size_t size, size_t nitems, void *ud)
 {
     struct gw_xfer *x = ud;
     size_t n;
 
-    pthread_mutex_lock(&x->lock);
-    if (x->aborted) {
-        pthread_mutex_unlock(&x->lock);
+    if (x->aborted)
         return CURL_READFUNC_ABORT;
-    }
     n = gw_ring_get(&x->up, buf, size * nitems);
     if (n == 0 && !x->up_done) {
         x->up_paused = true;
-        n = CURL_READFUNC_PAUSE;
-    } else if (n > 0) {
-        gw_xfer_wake_client(x);
+        return CURL_READFUNC_PAUSE;
     }
-    pthread_mutex_unlock(&x->lock);
+    if (n > 0)
+        gw_xfer_wake_client(x);
     return n;
 }
 
 static size_t gw_cb_write(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct gw_xfer *x = ud;
-    size_t total = size * nmemb, n = total;
+    size_t total = size * nmemb;
 
-    pthread_mutex_lock(&x->lock);
-    if (x->aborted) {
-        n = 0;
-    } else if (gw_ring_reserve(&x->down, total) < 0) {
+    if (x->aborted)
+        return 0;
+    if (gw_ring_reserve(&x->down, total) < 0) {
         x->down_paused = true;
-        n = CURL_WRITEFUNC_PAUSE;
-    } else {
-        gw_ring_put(&x->down, ptr, total);
-        gw_xfer_wake_client(x);
+        return CURL_WRITEFUNC_PAUSE;
     }
-    pthread_mutex_unlock(&x->lock);
-    return n;
+    gw_ring_put(&x->down, ptr, total);
+    gw_xfer_wake_client(x);
+    if (x->down.max - x->down.len < CURL_MAX_WRITE_SIZE && !x->down_paused) {
+        /* pause before the next chunk, not at it: a chunk refused with
+         * CURL_WRITEFUNC_PAUSE is copied into a buffer curl allocates */
+        x->down_paused = true;
+        curl_easy_pause(x->easy, CURLPAUSE_RECV);
+    }
+    return total;
 }
 
 static size_t gw_cb_header(char *buf, size_t size, size_t nitems, void *ud)
@@ -233,26 +223,134 @@ static size_t gw_cb_header(char *buf, size_t size, size_t nitems, void *ud)
     struct gw_xfer *x = ud;
     size_t len = size * nitems;
 
-    pthread_mutex_lock(&x->lock);
     if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
         const char *sp = memchr(buf, ' ', len);
         x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
         strbuf_reset(&x->resp_headers);         /* a 1xx came first */
     } else if (len <= 2 && (len == 0 || buf[0] == '\r' || buf[0] == '\n')) {
         if (x->status >= 200) {
-            /* the client wakes with the first body bytes (one wake-up, not
-             * two, for small answers) or after GW_HEADER_WAKE_US */
+            /* the resume takes effect at the next MHD_run, after curl has
+             * handed over the body bytes of the same read */
             x->headers_done = true;
-            x->headers_us = gw_now_us();
+            gw_xfer_wake_client(x);
         }
     } else if (!x->headers_done) {         /* not trailers */
         strbuf_append(&x->resp_headers, buf, len);
     }
-    pthread_mutex_unlock(&x->lock);
     return len;
 }
 
-/* ---- creating transfers (MHD thread) ------------------------------------- */
+/*
+ * Our view of a curl socket's epoll registration, by fd: the events
+ * registered and whether curl still watches it. A socket curl stops watching
+ * (CURL_POLL_REMOVE: the transfer ended, the connection went back to the
+ * cache) stays registered for input, "parked": the next transfer on that
+ * connection costs no epoll_ctl at all, and if the upstream closes the idle
+ * connection the loop unregisters it (gw_upstream_on_socket). Our close
+ * callback forgets the fd, since the kernel drops a closed fd from epoll.
+ */
+#define GW_FD_IN         0x01u
+#define GW_FD_OUT        0x02u
+#define GW_FD_REGISTERED 0x04u
+#define GW_FD_PARKED     0x08u
+
+static uint8_t *gw_upstream_fd(struct gw_upstream *up, curl_socket_t s)
+{
+    if (s < 0)
+        return NULL;
+    if ((size_t)s >= up->nfds) {
+        size_t n = up->nfds ? up->nfds : 256;
+        while (n <= (size_t)s)
+            n *= 2;
+        uint8_t *fds = realloc(up->fds, n);
+        if (fds == NULL)
+            return NULL;
+        memset(fds + up->nfds, 0, n - up->nfds);
+        up->fds = fds;
+        up->nfds = n;
+    }
+    return &up->fds[s];
+}
+
+/* Register s for events (GW_FD_IN/OUT), with the fewest epoll_ctl calls. */
+static void gw_upstream_watch(struct gw_upstream *up, curl_socket_t s, uint8_t *st, unsigned events)
+{
+    struct epoll_event ev = { 0 };
+
+    if ((*st & GW_FD_REGISTERED) && (*st & (GW_FD_IN | GW_FD_OUT)) == events) {
+        *st &= (uint8_t)~GW_FD_PARKED;
+        return;
+    }
+    ev.events = ((events & GW_FD_IN) ? EPOLLIN : 0u) | ((events & GW_FD_OUT) ? EPOLLOUT : 0u);
+    ev.data.u64 = up->tag | (uint32_t)s;
+    int op = (*st & GW_FD_REGISTERED) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(up->epfd, op, s, &ev) < 0) {
+        op = op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        if (epoll_ctl(up->epfd, op, s, &ev) < 0) {
+            *st = 0;
+            return;
+        }
+    }
+    *st = (uint8_t)(GW_FD_REGISTERED | events);
+}
+
+static void gw_upstream_unwatch(struct gw_upstream *up, curl_socket_t s, uint8_t *st)
+{
+    if (*st & GW_FD_REGISTERED)
+        epoll_ctl(up->epfd, EPOLL_CTL_DEL, s, NULL);
+    *st = 0;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: mirror curl's interest in s into the epoll set. */
+static int gw_cb_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    struct gw_upstream *up = userp;
+    uint8_t *st = gw_upstream_fd(up, s);
+    struct epoll_event ev = { .events = 0 };
+
+    (void)e;
+    (void)socketp;
+    if (st == NULL) {       /* no memory for the table: plain registration */
+        ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+        ev.data.u64 = up->tag | (uint32_t)s;
+        if (what == CURL_POLL_REMOVE)
+            epoll_ctl(up->epfd, EPOLL_CTL_DEL, s, NULL);
+        else if (epoll_ctl(up->epfd, EPOLL_CTL_MOD, s, &ev) < 0 && errno == ENOENT)
+            epoll_ctl(up->epfd, EPOLL_CTL_ADD, s, &ev);
+        return 0;
+    }
+    if (what != CURL_POLL_REMOVE) {
+        gw_upstream_watch(up, s, st, ((what & CURL_POLL_IN) ? GW_FD_IN : 0u) |
+                                     ((what & CURL_POLL_OUT) ? GW_FD_OUT : 0u));
+    } else if ((*st & (GW_FD_REGISTERED | GW_FD_IN | GW_FD_OUT)) == (GW_FD_REGISTERED | GW_FD_IN)) {
+        *st |= GW_FD_PARKED;    /* idle: keep it, input only */
+    } else {
+        gw_upstream_unwatch(up, s, st);
+    }
+    return 0;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: the kernel unregisters it; so do we. */
+static int gw_cb_close(void *clientp, curl_socket_t s)
+{
+    struct gw_upstream *up = clientp;
+
+    if (s >= 0 && (size_t)s < up->nfds)
+        up->fds[s] = 0;
+    return close(s);
+}
+
+/* CURLMOPT_TIMERFUNCTION: when gw_upstream_run must call curl again. */
+static int gw_cb_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct gw_upstream *up = userp;
+
+    (void)multi;
+    up->timer_us = timeout_ms < 0 ? GW_NO_TIME : gw_now_us() + (uint64_t)timeout_ms * 1000u;
+    return 0;
+}
+
+/* ---- creating transfers (MHD side) --------------------------------------- */
 
 static void gw_xfer_set_method(struct gw_xfer *x, const struct gw_xfer_params *p)
 {
@@ -276,7 +374,6 @@ struct gw_xfer *gw_xfer_create(struct gw_upstream *up, const struct gw_xfer_para
 
     if (x == NULL)
         goto fail_headers;
-    pthread_mutex_init(&x->lock, NULL);
     strbuf_init(&x->resp_headers);
     x->refs = 1;
     x->owner = up;
@@ -311,6 +408,8 @@ struct gw_xfer *gw_xfer_create(struct gw_upstream *up, const struct gw_xfer_para
     curl_easy_setopt(e, CURLOPT_HTTP_TRANSFER_DECODING, 1L);
     curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, gw_cb_close);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, up);
     gw_xfer_set_method(x, p);
     return x;
 fail:
@@ -323,118 +422,124 @@ fail_headers:
 
 int gw_upstream_submit(struct gw_upstream *up, struct gw_xfer *x)
 {
-    pthread_mutex_lock(&up->lock);
-    if (up->stopping) {
-        pthread_mutex_unlock(&up->lock);
+    if (up->stopping || curl_multi_add_handle(up->multi, x->easy) != CURLM_OK)
         return -1;
-    }
-    pthread_mutex_lock(&x->lock);
     x->refs++;
-    pthread_mutex_unlock(&x->lock);
-    bool wake = up->adds == NULL && up->kicks == NULL;
-    x->qnext = up->adds;
-    up->adds = x;
-    pthread_mutex_unlock(&up->lock);
-    if (wake)
-        curl_multi_wakeup(up->multi);
+    x->in_multi = true;
+    x->aprev = NULL;
+    x->anext = up->active;
+    if (up->active != NULL)
+        up->active->aprev = x;
+    up->active = x;
+    if (x->header_deadline_us < up->deadline_us)
+        up->deadline_us = x->header_deadline_us;
     return 0;
 }
 
-/* ---- the MHD side ------------------------------------------------------- */
-
-size_t gw_xfer_push_body(struct gw_upstream *up, struct gw_xfer *x, const char *data, size_t len)
+size_t gw_xfer_push_body(struct gw_xfer *x, const char *data, size_t len)
 {
-    bool kick = false;
-    size_t n;
-
-    pthread_mutex_lock(&x->lock);
-    if (x->done) {
-        n = len;            /* the upstream already answered: discard the rest */
-    } else {
-        n = gw_ring_put(&x->up, data, len);
-        if (n > 0 && x->up_paused) {
-            x->up_paused = false;
-            kick = true;
-        }
-        if (n < len) {
-            x->suspended = true;
-            MHD_suspend_connection(x->conn);
-        }
+    if (x->done)
+        return len;         /* the upstream already answered: discard the rest */
+    size_t n = gw_ring_put(&x->up, data, len);
+    if (n > 0 && x->up_paused) {
+        x->up_paused = false;
+        gw_upstream_kick(x->owner, x);
     }
-    pthread_mutex_unlock(&x->lock);
-    if (kick)
-        gw_upstream_kick(up, x);
+    if (n < len)
+        gw_xfer_suspend_client(x);
     return n;
 }
 
-void gw_xfer_end_body(struct gw_upstream *up, struct gw_xfer *x)
+void gw_xfer_end_body(struct gw_xfer *x)
 {
-    bool kick;
-
-    pthread_mutex_lock(&x->lock);
     x->up_done = true;
-    kick = x->up_paused;
-    x->up_paused = false;
-    pthread_mutex_unlock(&x->lock);
-    if (kick)
-        gw_upstream_kick(up, x);
+    if (x->up_paused) {
+        x->up_paused = false;
+        gw_upstream_kick(x->owner, x);
+    }
 }
 
 bool gw_xfer_wait_headers(struct gw_xfer *x)
 {
-    bool ready;
-
-    pthread_mutex_lock(&x->lock);
-    ready = x->headers_done || x->done;
-    if (!ready) {
-        x->suspended = true;
-        MHD_suspend_connection(x->conn);
-    }
-    pthread_mutex_unlock(&x->lock);
-    return ready;
+    if (x->headers_done || x->done)
+        return true;
+    gw_xfer_suspend_client(x);
+    return false;
 }
 
-ssize_t gw_xfer_pull_body(struct gw_upstream *up, struct gw_xfer *x, char *buf, size_t max)
+ssize_t gw_xfer_pull_body(struct gw_xfer *x, char *buf, size_t max)
 {
-    bool kick = false;
-    ssize_t n;
+    ssize_t n = (ssize_t)gw_ring_get(&x->down, buf, max);
 
-    pthread_mutex_lock(&x->lock);
-    n = (ssize_t)gw_ring_get(&x->down, buf, max);
     if (n > 0) {
-        if (x->down_paused) {
+        /* resume at half empty: few pause cycles, each with room for what
+         * curl kept back (a chunked body's pieces split one read) */
+        if (x->down_paused && x->down.len <= x->down.max / 2) {
             x->down_paused = false;
-            kick = true;
+            gw_upstream_kick(x->owner, x);
         }
-    } else if (x->done || x->conn == NULL) {
-        n = x->result == CURLE_OK && !x->timed_out && x->done ? MHD_CONTENT_READER_END_OF_STREAM
-                                                              : MHD_CONTENT_READER_END_WITH_ERROR;
-    } else {
-        x->suspended = true;
-        MHD_suspend_connection(x->conn);
+        return n;
     }
-    pthread_mutex_unlock(&x->lock);
-    if (kick)
-        gw_upstream_kick(up, x);
-    return n;
+    if (x->done || x->conn == NULL)
+        return x->result == CURLE_OK && !x->timed_out && x->done
+                   ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    gw_xfer_suspend_client(x);
+    return 0;
 }
 
-void gw_xfer_release(struct gw_upstream *up, struct gw_xfer *x)
+static ssize_t gw_xfer_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    bool running;
+    (void)pos;
+    return gw_xfer_pull_body(cls, buf, max);
+}
 
-    pthread_mutex_lock(&x->lock);
+static void gw_xfer_reader_free(void *cls)
+{
+    gw_xfer_unref(cls);
+}
+
+struct MHD_Response *gw_xfer_response(struct gw_xfer *x)
+{
+    struct gw_ring *d = &x->down;
+
+    if (x->done && x->result == CURLE_OK && !x->timed_out && d->head + d->len <= d->cap) {
+        /* the whole body is here in one piece: no reader, no second copy */
+        if (d->len == 0)
+            return MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (d->head != 0)
+            return MHD_create_response_from_buffer(d->len, d->buf + d->head,
+                                                   MHD_RESPMEM_MUST_COPY);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(d->len, d->buf,
+                                                                    MHD_RESPMEM_MUST_FREE);
+        if (resp != NULL) {
+            d->buf = NULL;          /* libmicrohttpd frees it */
+            d->cap = d->len = 0;
+        }
+        return resp;
+    }
+    curl_off_t clen = -1;
+    curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
+    size_t block = clen >= 0 && clen < GW_READER_BLOCK ? (size_t)clen + 1 : GW_READER_BLOCK;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(clen >= 0 ? (uint64_t)clen : MHD_SIZE_UNKNOWN,
+                                          block < 1024 ? 1024 : block, gw_xfer_reader, x,
+                                          gw_xfer_reader_free);
+    if (resp != NULL)
+        x->refs++;
+    return resp;
+}
+
+void gw_xfer_release(struct gw_xfer *x)
+{
     x->aborted = true;
     x->conn = NULL;
     x->suspended = false;
-    running = !x->done;
-    pthread_mutex_unlock(&x->lock);
-    if (running)
-        gw_upstream_kick(up, x);
+    if (!x->done)
+        gw_upstream_kick(x->owner, x);
     gw_xfer_unref(x);
 }
 
-/* ---- the upstream thread ------------------------------------------------- */
+/* ---- the loop's side ----------------------------------------------------- */
 
 static void gw_active_unlink(struct gw_upstream *up, struct gw_xfer *x)
 {
@@ -447,7 +552,7 @@ static void gw_active_unlink(struct gw_upstream *up, struct gw_xfer *x)
     x->anext = x->aprev = NULL;
 }
 
-/* The transfer is over: out of the multi handle, wake the client, drop our ref. */
+/* The transfer is over: out of the multi handle, wake the client, drop its ref. */
 static void gw_upstream_finish(struct gw_upstream *up, struct gw_xfer *x, CURLcode result,
                                bool timed_out)
 {
@@ -457,77 +562,13 @@ static void gw_upstream_finish(struct gw_upstream *up, struct gw_xfer *x, CURLco
     x->in_multi = false;
     gw_active_unlink(up, x);
     gw_metrics_latency(up->metrics, gw_now_us() - x->started_us);
-
-    pthread_mutex_lock(&x->lock);
     x->done = true;
     x->result = result;
     x->timed_out = timed_out;
     if (result != CURLE_OK && x->errbuf[0] == '\0')
         snprintf(x->errbuf, sizeof(x->errbuf), "%s", curl_easy_strerror(result));
     gw_xfer_wake_client(x);
-    pthread_mutex_unlock(&x->lock);
     gw_xfer_unref(x);
-}
-
-static void gw_upstream_take_queues(struct gw_upstream *up, struct gw_xfer **adds,
-                                    struct gw_xfer **kicks)
-{
-    pthread_mutex_lock(&up->lock);
-    *adds = up->adds;
-    *kicks = up->kicks;
-    up->adds = up->kicks = NULL;
-    for (struct gw_xfer *x = *kicks; x != NULL; x = x->qnext)
-        x->kicked = false;
-    pthread_mutex_unlock(&up->lock);
-}
-
-static void gw_upstream_add(struct gw_upstream *up, struct gw_xfer *x)
-{
-    pthread_mutex_lock(&x->lock);
-    bool aborted = x->aborted;
-    pthread_mutex_unlock(&x->lock);
-    if (aborted || curl_multi_add_handle(up->multi, x->easy) != CURLM_OK) {
-        pthread_mutex_lock(&x->lock);
-        x->done = true;
-        x->result = CURLE_FAILED_INIT;
-        gw_xfer_wake_client(x);
-        pthread_mutex_unlock(&x->lock);
-        gw_xfer_unref(x);
-        return;
-    }
-    x->in_multi = true;
-    x->aprev = NULL;
-    x->anext = up->active;
-    if (up->active != NULL)
-        up->active->aprev = x;
-    up->active = x;
-}
-
-static void gw_upstream_service(struct gw_upstream *up, struct gw_xfer *kick)
-{
-    pthread_mutex_lock(&kick->lock);
-    bool aborted = kick->aborted;
-    pthread_mutex_unlock(&kick->lock);
-    if (aborted)
-        gw_upstream_finish(up, kick, CURLE_ABORTED_BY_CALLBACK, false);
-    else if (kick->in_multi)
-        curl_easy_pause(kick->easy, CURLPAUSE_CONT);   /* may call our callbacks */
-}
-
-static void gw_upstream_drain_queues(struct gw_upstream *up)
-{
-    struct gw_xfer *adds, *kicks, *next;
-
-    gw_upstream_take_queues(up, &adds, &kicks);
-    for (struct gw_xfer *x = adds; x != NULL; x = next) {
-        next = x->qnext;
-        gw_upstream_add(up, x);
-    }
-    for (struct gw_xfer *x = kicks; x != NULL; x = next) {
-        next = x->qnext;
-        gw_upstream_service(up, x);
-        gw_xfer_unref(x);   /* the kick's reference */
-    }
 }
 
 static void gw_upstream_reap(struct gw_upstream *up)
@@ -544,54 +585,102 @@ static void gw_upstream_reap(struct gw_upstream *up)
     }
 }
 
-/*
- * 504 for transfers whose upstream has not answered in time; clients of
- * answers with headers but no body yet start their response.
- */
-static void gw_upstream_check_deadlines(struct gw_upstream *up)
+static void gw_upstream_run_kicks(struct gw_upstream *up)
 {
-    uint64_t now = gw_now_us();
-    struct gw_xfer *next;
+    struct gw_xfer *x, *next;
 
-    for (struct gw_xfer *x = up->active; x != NULL; x = next) {
-        next = x->anext;
-        pthread_mutex_lock(&x->lock);
-        bool late = !x->headers_done && now >= x->header_deadline_us;
-        if (x->headers_done && !x->headers_woken && now >= x->headers_us + GW_HEADER_WAKE_US)
-            gw_xfer_wake_client(x);
-        pthread_mutex_unlock(&x->lock);
-        if (late) {
-            snprintf(x->errbuf, sizeof(x->errbuf), "no response headers in time");
-            gw_upstream_finish(up, x, CURLE_OPERATION_TIMEDOUT, true);
+    while ((x = up->kicks) != NULL) {
+        up->kicks = NULL;
+        for (; x != NULL; x = next) {
+            next = x->qnext;
+            x->kicked = false;
+            if (x->aborted)
+                gw_upstream_finish(up, x, CURLE_ABORTED_BY_CALLBACK, false);
+            else if (x->in_multi)
+                curl_easy_pause(x->easy, CURLPAUSE_CONT);   /* may call our callbacks */
+            gw_xfer_unref(x);   /* the kick's reference */
         }
     }
 }
 
-static void *gw_upstream_main(void *arg)
+/* 504 for transfers whose upstream has not answered in time. */
+static void gw_upstream_check_deadlines(struct gw_upstream *up, uint64_t now)
 {
-    struct gw_upstream *up = arg;
-    int running;
+    struct gw_xfer *next;
 
-    for (;;) {
-        pthread_mutex_lock(&up->lock);
-        bool stopping = up->stopping;
-        pthread_mutex_unlock(&up->lock);
-        if (stopping)
-            break;
-        gw_upstream_drain_queues(up);
-        curl_multi_perform(up->multi, &running);
-        gw_upstream_reap(up);
-        gw_upstream_check_deadlines(up);
-        curl_multi_poll(up->multi, NULL, 0, up->active ? GW_HEADER_WAKE_US / 1000 : 100, NULL);
+    up->deadline_us = GW_NO_TIME;
+    for (struct gw_xfer *x = up->active; x != NULL; x = next) {
+        next = x->anext;
+        if (x->headers_done)
+            continue;
+        if (now >= x->header_deadline_us) {
+            snprintf(x->errbuf, sizeof(x->errbuf), "no response headers in time");
+            gw_upstream_finish(up, x, CURLE_OPERATION_TIMEDOUT, true);
+        } else if (x->header_deadline_us < up->deadline_us) {
+            up->deadline_us = x->header_deadline_us;
+        }
     }
-    /* stopping: finish everything so no client stays suspended */
-    gw_upstream_drain_queues(up);
-    while (up->active != NULL)
-        gw_upstream_finish(up, up->active, CURLE_ABORTED_BY_CALLBACK, false);
-    return NULL;
 }
 
-struct gw_upstream *gw_upstream_create(struct gw_metrics *m, char *err, size_t errlen)
+void gw_upstream_on_socket(struct gw_upstream *up, int fd, uint32_t events)
+{
+    int flags = 0, running;
+
+    if (fd >= 0 && (size_t)fd < up->nfds && (up->fds[fd] & GW_FD_PARKED)) {
+        gw_upstream_unwatch(up, fd, &up->fds[fd]);  /* idle connection closed or spoke */
+        return;
+    }
+    if (fd >= 0 && (size_t)fd < up->nfds && !(up->fds[fd] & GW_FD_REGISTERED))
+        return;     /* unregistered earlier in this batch */
+
+    if (events & EPOLLIN)
+        flags |= CURL_CSELECT_IN;
+    if (events & EPOLLOUT)
+        flags |= CURL_CSELECT_OUT;
+    if (events & (EPOLLERR | EPOLLHUP))
+        flags |= CURL_CSELECT_ERR;
+    curl_multi_socket_action(up->multi, fd, flags, &running);
+    gw_upstream_reap(up);
+}
+
+bool gw_upstream_take_resumed(struct gw_upstream *up)
+{
+    bool r = up->resumed;
+    up->resumed = false;
+    return r;
+}
+
+int gw_upstream_timeout_ms(struct gw_upstream *up)
+{
+    if (up->kicks != NULL || up->resumed)
+        return 0;
+    uint64_t due = up->timer_us < up->deadline_us ? up->timer_us : up->deadline_us;
+    if (due == GW_NO_TIME)
+        return -1;
+    uint64_t now = gw_now_us();
+    if (due <= now)
+        return 0;
+    uint64_t ms = (due - now + 999u) / 1000u;
+    return ms > 60000u ? 60000 : (int)ms;
+}
+
+void gw_upstream_run(struct gw_upstream *up)
+{
+    int running;
+
+    gw_upstream_run_kicks(up);
+    uint64_t now = gw_now_us();
+    if (now >= up->timer_us) {
+        up->timer_us = GW_NO_TIME;
+        curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    if (now >= up->deadline_us)
+        gw_upstream_check_deadlines(up, now);
+    gw_upstream_reap(up);
+}
+
+struct gw_upstream *gw_upstream_create(int epfd, uint64_t tag, struct gw_metrics *m,
+                                       char *err, size_t errlen)
 {
     struct gw_upstream *up = calloc(1, sizeof(*up));
 
@@ -599,38 +688,30 @@ struct gw_upstream *gw_upstream_create(struct gw_metrics *m, char *err, size_t e
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    up->epfd = epfd;
+    up->tag = tag;
     up->metrics = m;
-    pthread_mutex_init(&up->lock, NULL);
+    up->timer_us = up->deadline_us = GW_NO_TIME;
     up->multi = curl_multi_init();
     if (up->multi == NULL) {
         snprintf(err, errlen, "curl_multi_init failed");
-        goto fail;
+        free(up);
+        return NULL;
     }
     curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, 1024L);
-    if (pthread_create(&up->thread, NULL, gw_upstream_main, up) != 0) {
-        snprintf(err, errlen, "cannot start the upstream thread");
-        goto fail_multi;
-    }
+    curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, gw_cb_socket);
+    curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
+    curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, gw_cb_timer);
+    curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
     return up;
-fail_multi:
-    curl_multi_cleanup(up->multi);
-fail:
-    pthread_mutex_destroy(&up->lock);
-    free(up);
-    return NULL;
 }
 
 void gw_upstream_stop(struct gw_upstream *up)
 {
-    pthread_mutex_lock(&up->lock);
-    bool joined = up->joined;
+    gw_upstream_run_kicks(up);
     up->stopping = true;
-    up->joined = true;
-    pthread_mutex_unlock(&up->lock);
-    if (joined)
-        return;
-    curl_multi_wakeup(up->multi);
-    pthread_join(up->thread, NULL);
+    while (up->active != NULL)
+        gw_upstream_finish(up, up->active, CURLE_ABORTED_BY_CALLBACK, false);
 }
 
 void gw_upstream_destroy(struct gw_upstream *up)
@@ -641,6 +722,6 @@ void gw_upstream_destroy(struct gw_upstream *up)
     curl_multi_cleanup(up->multi);
     while (up->nidle > 0)
         curl_easy_cleanup(up->idle[--up->nidle]);
-    pthread_mutex_destroy(&up->lock);
+    free(up->fds);
     free(up);
 }

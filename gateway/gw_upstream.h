@@ -1,17 +1,18 @@
 /*
- * gw_upstream: the gateway's HTTP client side. One thread runs a libcurl
- * multi handle (its connection cache keeps upstream connections alive);
- * every proxied request is one transfer (struct gw_xfer) shared between that
- * thread and the libmicrohttpd thread serving the client.
+ * gw_upstream: the gateway's HTTP client side. Each worker (gw_worker.h) has
+ * one: a libcurl multi handle driven through the socket interface from the
+ * worker's own epoll loop (its connection cache keeps upstream connections
+ * alive). Every proxied request is one transfer (struct gw_xfer) that lives
+ * on the worker thread serving its client: no locks, no hand-off.
  *
- *   MHD thread (client)                       upstream thread (curl)
- *   -------------------                       ----------------------
+ *   MHD side (client), worker thread          curl side, same thread
+ *   --------------------------------          ----------------------
  *   gw_xfer_create + gw_upstream_submit  -->  curl_multi_add_handle
  *   body chunk -> gw_xfer_push_body           read_cb: ring -> socket
  *     ring full: suspend client  <---resume-- (space again)
  *   gw_xfer_end_body  ---------------kick-->  read_cb: EOF
- *   wait for headers: suspend    <---resume-- first body bytes, the end, or
- *                                             20 ms after the headers
+ *   wait for headers: suspend    <---resume-- the response headers (and the
+ *                                             body bytes of the same read)
  *   content reader: gw_xfer_pull_body         write_cb: socket -> ring
  *     ring empty: suspend client <---resume-- (data again / done)
  *     ring drained  -----------------kick-->  unpause the write side
@@ -19,12 +20,12 @@
  *
  * Bodies never sit whole in memory: each direction is a bounded ring, and a
  * full ring pauses the producer (MHD suspend on one side, CURL_*_PAUSE on the
- * other). curl_easy_pause is only ever called on the upstream thread: the MHD
- * side "kicks" a transfer, which queues it for the upstream thread.
+ * other). A "kick" queues the transfer for gw_upstream_run, which the loop
+ * calls after MHD_run: curl is never entered from inside a libmicrohttpd
+ * callback, and MHD never from inside a curl call.
  *
- * Lifetime: refs counts the MHD side, the upstream thread's side and any
- * pending kick; the last release frees. Every field below `lock` is guarded
- * by it.
+ * Lifetime: refs counts the MHD side, the multi handle's side, a response
+ * object reading the body and a pending kick; the last unref frees.
  */
 #ifndef UR_GW_UPSTREAM_H
 #define UR_GW_UPSTREAM_H
@@ -32,7 +33,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <pthread.h>
 
 #include <curl/curl.h>
 #include <microhttpd.h>
@@ -40,9 +40,14 @@
 #include "gateway/gw_metrics.h"
 #include "router/strbuf.h"
 
-/* at most, below glibc's mmap threshold: no mmap/munmap per request */
+/*
+ * Ring sizes, at most (they grow on demand, from GW_RING_MIN). The response
+ * ring is larger: every time it fills, curl is paused, and whatever is left
+ * of curl's current read is copied into a buffer curl allocates, so a full
+ * ring must be rare on a long download.
+ */
 #define GW_UP_RING   (64 * 1024)     /* request body in flight */
-#define GW_DOWN_RING (64 * 1024)     /* response body in flight */
+#define GW_DOWN_RING (256 * 1024)    /* response body in flight */
 #define GW_RING_MIN  4096            /* first allocation */
 
 struct gw_ring {
@@ -56,7 +61,7 @@ struct gw_ring {
 struct gw_upstream;
 
 struct gw_xfer {
-    CURL              *easy;        /* owned; used by the upstream thread once submitted */
+    CURL              *easy;        /* owned (from the upstream's pool) */
     struct curl_slist *req_headers; /* owned */
     char              *url;         /* owned */
     char               upstream[256]; /* base URL, named in 502/504 bodies */
@@ -64,7 +69,6 @@ struct gw_xfer {
     uint64_t           started_us;
     struct gw_upstream *owner;      /* runs it; its easy handle goes back there */
 
-    pthread_mutex_t    lock;
     int                refs;
     struct MHD_Connection *conn;    /* NULL once the client side released */
     bool               suspended;   /* the client connection waits for us */
@@ -74,8 +78,6 @@ struct gw_xfer {
     long               status;      /* upstream status code */
     struct strbuf      resp_headers;/* "Name: value\r\n" lines, hop-by-hop kept */
     bool               headers_done;
-    uint64_t           headers_us;  /* when they were complete */
-    bool               headers_woken; /* the client was woken since */
     struct gw_ring     down;        /* response body */
     bool               down_paused; /* write_cb returned PAUSE */
     bool               done;        /* transfer over */
@@ -84,10 +86,9 @@ struct gw_xfer {
     bool               aborted;     /* client side gone: stop */
     char               errbuf[CURL_ERROR_SIZE];
 
-    /* upstream thread only */
     bool               in_multi;
-    bool               kicked;      /* in the kick queue (guarded by the upstream lock) */
-    struct gw_xfer    *qnext;       /* add / kick queue link */
+    bool               kicked;      /* in the kick queue */
+    struct gw_xfer    *qnext;       /* kick queue link */
     struct gw_xfer    *anext, *aprev; /* active list */
 };
 
@@ -102,16 +103,36 @@ struct gw_xfer_params {
     int         header_timeout_ms;
 };
 
-/* Start the upstream thread. NULL with err on failure. */
-struct gw_upstream *gw_upstream_create(struct gw_metrics *m, char *err, size_t errlen);
+/*
+ * A client side for one worker loop. Its sockets go into epfd (borrowed) with
+ * epoll data.u64 = tag | fd; the loop hands their events to
+ * gw_upstream_on_socket. NULL with err on failure.
+ */
+struct gw_upstream *gw_upstream_create(int epfd, uint64_t tag, struct gw_metrics *m,
+                                       char *err, size_t errlen);
+
+/* An epoll event on one of our sockets (fd from the event's data). */
+void gw_upstream_on_socket(struct gw_upstream *up, int fd, uint32_t events);
 
 /*
- * Finish every transfer (as failed, resuming their clients) and stop the
- * thread. Later submits fail; kicks and releases stay safe until destroy.
+ * True (once) when a client connection was resumed since the last call:
+ * MHD_run must run (again) before the loop sleeps.
  */
+bool gw_upstream_take_resumed(struct gw_upstream *up);
+
+/* Milliseconds until gw_upstream_run has timed work (-1: none; 0 after a resume). */
+int gw_upstream_timeout_ms(struct gw_upstream *up);
+
+/*
+ * Deferred work: kicks, curl's due timers, 504 deadlines, finished
+ * transfers (their clients resumed). Call after MHD_run, every loop turn.
+ */
+void gw_upstream_run(struct gw_upstream *up);
+
+/* Finish every transfer (as failed, resuming their clients); later submits fail. */
 void gw_upstream_stop(struct gw_upstream *up);
 
-/* Stop if needed and free. No MHD thread may use up any more. NULL: no-op. */
+/* Stop if needed and free. No transfer may be used any more. NULL: no-op. */
 void gw_upstream_destroy(struct gw_upstream *up);
 
 /*
@@ -121,18 +142,18 @@ void gw_upstream_destroy(struct gw_upstream *up);
 struct gw_xfer *gw_xfer_create(struct gw_upstream *up, const struct gw_xfer_params *p,
                                struct MHD_Connection *conn);
 
-/* Hand x to the upstream thread. Returns 0, or -1 if it is stopping. */
+/* Start x. Returns 0, or -1 if up is stopping or curl refused it. */
 int gw_upstream_submit(struct gw_upstream *up, struct gw_xfer *x);
 
 /*
  * Client body bytes: takes what fits in the ring, returns how many. When it
- * could not take all, the client connection is suspended (the upstream
- * thread resumes it when there is room). MHD thread only.
+ * could not take all, the client connection is suspended (resumed when
+ * there is room).
  */
-size_t gw_xfer_push_body(struct gw_upstream *up, struct gw_xfer *x, const char *data, size_t len);
+size_t gw_xfer_push_body(struct gw_xfer *x, const char *data, size_t len);
 
 /* The client body is complete. */
-void gw_xfer_end_body(struct gw_upstream *up, struct gw_xfer *x);
+void gw_xfer_end_body(struct gw_xfer *x);
 
 /*
  * True when the response can be started (headers arrived) or the transfer
@@ -145,10 +166,19 @@ bool gw_xfer_wait_headers(struct gw_xfer *x);
  * nothing yet (the client connection was suspended), or
  * MHD_CONTENT_READER_END_OF_STREAM / _END_WITH_ERROR.
  */
-ssize_t gw_xfer_pull_body(struct gw_upstream *up, struct gw_xfer *x, char *buf, size_t max);
+ssize_t gw_xfer_pull_body(struct gw_xfer *x, char *buf, size_t max);
+
+/*
+ * The response object for x's body, once its headers are in (the caller adds
+ * the headers). A finished transfer whose body sits whole in the ring answers
+ * from that buffer (handed over, no copy); otherwise a content reader pulls
+ * the body as it streams (gw_xfer_pull_body) and holds a reference to x.
+ * NULL on allocation failure.
+ */
+struct MHD_Response *gw_xfer_response(struct gw_xfer *x);
 
 /* Drop the MHD side's reference (aborting the transfer if still running). */
-void gw_xfer_release(struct gw_upstream *up, struct gw_xfer *x);
+void gw_xfer_release(struct gw_xfer *x);
 
 /* Extra references, e.g. for a response object reading the body. */
 void gw_xfer_ref(struct gw_xfer *x);

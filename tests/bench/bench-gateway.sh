@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # bench-gateway.sh: unitgw against nginx + Lua doing the same buyerId -> unit
-# upstream mapping, both in front of the same nginx upstream (small body).
-# wrk, 64 connections, BENCH_SECONDS each (default 10). Prints requests/s and
-# p99 for each, the ratio unitgw / nginx, unitgw in redirect mode, and
-# unitgw's RSS holding 1000 idle keep-alive connections.
+# upstream mapping, both in front of the same nginx upstream (small body),
+# with the same number of workers (nginx worker_processes = unitgw workers)
+# and both keeping upstream connections alive.
+# wrk, 64 connections: every run is a BENCH_WARMUP s warm-up then
+# BENCH_SECONDS s measured; nginx + Lua and unitgw forward mode run
+# BENCH_ROUNDS times each, alternating, and the medians are compared (the
+# machine is shared: the ratio of medians is the figure to trust). Also prints
+# unitgw in redirect mode and its RSS holding 1000 idle keep-alive connections.
 # Loopback only, ports 18500-18599; everything started is stopped on exit.
 #   make bench-gateway          (or: bash tests/bench/bench-gateway.sh)
-# Env: UR_BIN (unitgw's directory, default bin/), BENCH_SECONDS, BENCH_CONNS.
+# Env: UR_BIN (unitgw's directory, default bin/), BENCH_SECONDS (10),
+# BENCH_WARMUP (2), BENCH_ROUNDS (3), BENCH_CONNS (64), BENCH_WORKERS (1).
 set -u
 . "$(dirname "$0")/../lib/testlib.sh"
 
 SECS=${BENCH_SECONDS:-10}
+WARM=${BENCH_WARMUP:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNS:-64}
+WORKERS=${BENCH_WORKERS:-1}
 UP=18501 LUA=18502 GW=18503 GWADM=18513 GWR=18504 GWRADM=18514
 D=$(t_tmpdir)
 NGINX_MODS=/usr/lib/nginx/modules
@@ -44,7 +52,7 @@ http {
 EOF
 }
 nginx_conf up 1 "server { listen 127.0.0.1:$UP; location / { return 200 \"hello from the upstream\n\"; } }"
-nginx_conf lua 1 "
+nginx_conf lua "$WORKERS" "
     upstream unit_a { server 127.0.0.1:$UP; keepalive 64; }
     upstream unit_b { server 127.0.0.1:$UP; keepalive 64; }
     server {
@@ -80,7 +88,7 @@ gw_conf() { # gw_conf UNIT PORT ADMIN MODE
     cat <<EOF
 unit = "$1"; topology = "topology.conf"; mode = "$4";
 listen = "127.0.0.1:$2"; admin_listen = "127.0.0.1:$3";
-max_connections = 8192;
+max_connections = 8192; workers = $WORKERS;
 routes = ( { prefix = "/"; type = "unit"; upstream = "http://127.0.0.1:$UP"; } );
 EOF
 }
@@ -107,25 +115,35 @@ ok=$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Buyer-Id: 1' http://127.0.0.1:
 [ "$ok" = 200 ] || { echo "bench-gateway: unitgw answered $ok, not 200"; cat "$D/gw.log"; exit 1; }
 
 # ---- measure ------------------------------------------------------------------------
-# run NAME URL BUYER: prints "NAME rps p99"; the last result in RPS, P99
+# run NAME URL BUYER: warm up, measure; prints "NAME rps p99"; sets RPS, P99 (ms)
 run() {
-    wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -H "X-Buyer-Id: $3" "$2" >"$D/wrk-$1.txt" 2>&1
-    RPS=$(awk '/^Requests\/sec:/ {print $2}' "$D/wrk-$1.txt")
-    P99=$(awk '$1 == "99%" {print $2}' "$D/wrk-$1.txt")
+    wrk -t2 -c"$CONNS" -d"${WARM}s" -H "X-Buyer-Id: $3" "$2" >/dev/null 2>&1
+    wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -H "X-Buyer-Id: $3" "$2" >"$D/wrk.txt" 2>&1
+    RPS=$(awk '/^Requests\/sec:/ {print $2}' "$D/wrk.txt")
+    P99=$(awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+                             if (u == "us") v /= 1000; else if (u == "s") v *= 1000; print v }' "$D/wrk.txt")
     local non2xx
-    non2xx=$(awk '/Non-2xx or 3xx/ {print $NF}' "$D/wrk-$1.txt")
-    printf '%-26s %12s req/s   p99 %-10s%s\n' "$1" "${RPS:-?}" "${P99:-?}" \
+    non2xx=$(awk '/Non-2xx or 3xx/ {print $NF}' "$D/wrk.txt")
+    printf '%-30s %12s req/s   p99 %8s ms%s\n' "$1" "${RPS:-?}" "${P99:-?}" \
         "${non2xx:+  (non-2xx/3xx: $non2xx)}"
 }
-echo "bench-gateway: wrk -c$CONNS, ${SECS}s each, 2 cores shared by client and servers"
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2); else print "?" }'; }
+echo "bench-gateway: wrk -c$CONNS, ${WARM}s warm-up + ${SECS}s each, $WORKERS worker(s) each side," \
+     "$ROUNDS alternating rounds; 2 cores shared by client and servers"
 run "nginx upstream (direct)" "http://127.0.0.1:$UP/x" 1
-run "nginx + Lua routing" "http://127.0.0.1:$LUA/x" 1
-NGX_RPS=$RPS NGX_P99=$P99
-run "unitgw forward (local)" "http://127.0.0.1:$GW/x" 1
-GW_RPS=$RPS GW_P99=$P99
+NGX_ALL="" NGX_P99S="" GW_ALL="" GW_P99S=""
+for r in $(seq 1 "$ROUNDS"); do
+    run "nginx + Lua routing  #$r" "http://127.0.0.1:$LUA/x" 1
+    NGX_ALL="$NGX_ALL $RPS" NGX_P99S="$NGX_P99S $P99"
+    run "unitgw forward (local) #$r" "http://127.0.0.1:$GW/x" 1
+    GW_ALL="$GW_ALL $RPS" GW_P99S="$GW_P99S $P99"
+done
+NGX_RPS=$(echo "$NGX_ALL" | median) NGX_P99=$(echo "$NGX_P99S" | median)
+GW_RPS=$(echo "$GW_ALL" | median) GW_P99=$(echo "$GW_P99S" | median)
 run "unitgw redirect (307)" "http://127.0.0.1:$GWR/x" 5001
+echo "medians: nginx+Lua $NGX_RPS req/s p99 $NGX_P99 ms; unitgw $GW_RPS req/s p99 $GW_P99 ms"
 echo "ratio unitgw / nginx+Lua: $(awk -v a="$GW_RPS" -v b="$NGX_RPS" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "?" }')" \
-     "(p99 $GW_P99 vs $NGX_P99)"
+     "(p99 $GW_P99 ms vs $NGX_P99 ms)"
 
 # ---- RSS with 1000 idle keep-alive connections ---------------------------------------
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }

@@ -1,0 +1,142 @@
+/*
+ * sql_decide: the allow/refuse decision and the refusal codes. See
+ * sql_decide.h. Order of checks: not a write -> allow; center table outside
+ * the center; then for unit tables: deferred (SQL PREPARE), hints, no key,
+ * no rules, keys of several units, key homed elsewhere, bucket banned.
+ */
+#include "proxy/sql_decide.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct sql_reason_info reasons[SQL_REASON_COUNT] = {
+    [SQL_ALLOW]               = { 0,    "00000", "allowed",       false },
+    [SQL_REFUSE_NO_KEY]       = { 7401, "UR001", "no_key",        false },
+    [SQL_REFUSE_WRONG_UNIT]   = { 7402, "UR002", "wrong_unit",    false },
+    [SQL_REFUSE_BANNED]       = { 7403, "UR003", "banned",        true },
+    [SQL_REFUSE_CENTER]       = { 7404, "UR004", "center",        false },
+    [SQL_REFUSE_KEY_MISMATCH] = { 7405, "UR005", "key_mismatch",  false },
+    [SQL_REFUSE_KEYS_SPAN]    = { 7406, "UR006", "keys_span",     false },
+    [SQL_REFUSE_NO_RULES]     = { 7407, "UR007", "no_rules",      true },
+    [SQL_REFUSE_TXN_BANNED]   = { 7408, "UR008", "txn_banned",    true },
+    [SQL_REFUSE_TOO_LARGE]    = { 7409, "UR009", "too_large",     false },
+    [SQL_REFUSE_UNSUPPORTED]  = { 7410, "UR010", "unsupported",   false },
+    [SQL_REFUSE_MALFORMED]    = { 7411, "UR011", "malformed",     false },
+};
+
+const struct sql_reason_info *sql_reason_info(enum sql_reason r)
+{
+    return (unsigned)r < SQL_REASON_COUNT ? &reasons[r] : &reasons[SQL_REFUSE_MALFORMED];
+}
+
+static enum sql_reason refuse(enum sql_reason r, char *msg, size_t msglen,
+                              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum sql_reason refuse(enum sql_reason r, char *msg, size_t msglen,
+                              const char *fmt, ...)
+{
+    va_list ap;
+    int n = snprintf(msg, msglen, "unitproxy %s: ", reasons[r].name);
+
+    if (n < 0 || (size_t)n >= msglen)
+        return r;
+    va_start(ap, fmt);
+    vsnprintf(msg + n, msglen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* Every key of a unit-table write: home here, not banned, all one unit. */
+static enum sql_reason decide_keys(const struct sql_stmt *st, const struct rules *r,
+                                   const char *this_unit, char *msg, size_t msglen)
+{
+    size_t n = st->nkeys + (st->has_hint ? 1 : 0);
+    int first_unit = RULES_NO_UNIT;
+    uint64_t first_key = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        uint64_t key = i < st->nkeys ? st->keys[i] : st->hint;
+        int unit = rules_unit_for_buyer(r, key);
+        if (i == 0) {
+            first_unit = unit;
+            first_key = key;
+        } else if (unit != first_unit) {
+            return refuse(SQL_REFUSE_KEYS_SPAN, msg, msglen,
+                          "write to unit table `%s` names buyers of several units: "
+                          "buyer %llu (bucket %u) is homed in %s, buyer %llu "
+                          "(bucket %u) in %s; split the statement per unit",
+                          st->table, (unsigned long long)first_key,
+                          rules_bucket_of(r, first_key), rules_unit_name(r, first_unit),
+                          (unsigned long long)key, rules_bucket_of(r, key),
+                          rules_unit_name(r, unit));
+        }
+    }
+    if (n > 0 && strcmp(rules_unit_name(r, first_unit), this_unit) != 0)
+        return refuse(SQL_REFUSE_WRONG_UNIT, msg, msglen,
+                      "write to unit table `%s` for buyer %llu (bucket %u): its home "
+                      "unit is %s, this proxy serves %s",
+                      st->table, (unsigned long long)first_key,
+                      rules_bucket_of(r, first_key), rules_unit_name(r, first_unit),
+                      this_unit);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t key = i < st->nkeys ? st->keys[i] : st->hint;
+        if (rules_is_write_banned(r, key))
+            return refuse(SQL_REFUSE_BANNED, msg, msglen,
+                          "writes for buyer %llu (bucket %u, home unit %s, this unit "
+                          "%s) are banned while it moves between units (rules "
+                          "version %llu); retry shortly",
+                          (unsigned long long)key, rules_bucket_of(r, key),
+                          rules_unit_name(r, first_unit), this_unit,
+                          (unsigned long long)r->version);
+    }
+    return SQL_ALLOW;
+}
+
+enum sql_reason sql_decide(const struct sql_stmt *st, const struct rules *r,
+                           const char *this_unit, bool is_center,
+                           char *msg, size_t msglen)
+{
+    if (st->verb == SQL_VERB_XA)
+        return refuse(SQL_REFUSE_UNSUPPORTED, msg, msglen,
+                      "XA transactions are not relayed: a prepared XA transaction "
+                      "outlives its connection, so a write ban could not roll it back");
+    if (!st->is_write)
+        return SQL_ALLOW;
+    if (st->center_table && !is_center)
+        return refuse(SQL_REFUSE_CENTER, msg, msglen,
+                      "write to center table `%s` refused: this unit (%s) is not "
+                      "the center", st->table, this_unit);
+    if (!st->unit_table)
+        return SQL_ALLOW;
+    if (st->deferred)
+        return refuse(SQL_REFUSE_NO_KEY, msg, msglen,
+                      "SQL-level PREPARE of a write to unit table `%s`: it would run "
+                      "later, unchecked; use plain statements, EXECUTE IMMEDIATE or "
+                      "the binary protocol's prepared statements", st->table);
+    if (st->hint_conflict)
+        return refuse(SQL_REFUSE_KEY_MISMATCH, msg, msglen,
+                      "write to unit table `%s`: the sharding_key hints disagree or "
+                      "are not numbers", st->table);
+    if (st->has_hint) {
+        for (size_t i = 0; i < st->nkeys; i++)
+            if (st->keys[i] != st->hint)
+                return refuse(SQL_REFUSE_KEY_MISMATCH, msg, msglen,
+                              "write to unit table `%s`: hint sharding_key=%llu "
+                              "but the statement names buyer %llu", st->table,
+                              (unsigned long long)st->hint,
+                              (unsigned long long)st->keys[i]);
+    } else if (st->key_unknown || st->nkeys == 0) {
+        return refuse(SQL_REFUSE_NO_KEY, msg, msglen,
+                      "write to unit table `%s` without a sharding key: name `%s` "
+                      "with a literal value in every row / in the WHERE clause "
+                      "(AND terms only), or add a /* sharding_key=N */ hint "
+                      "(mysql CLI: start it with --comments)",
+                      st->table, st->column);
+    }
+    if (r == NULL)
+        return refuse(SQL_REFUSE_NO_RULES, msg, msglen,
+                      "this proxy (unit %s) has no rules yet: unit-table writes "
+                      "are refused until the control center pushes them", this_unit);
+    return decide_keys(st, r, this_unit, msg, msglen);
+}

@@ -1,0 +1,54 @@
+/*
+ * sql_decide: may this unit run a classified statement, under these rules?
+ *
+ *   sql_stmt + rules + this unit --sql_decide()--> SQL_ALLOW | reason
+ *
+ * Every reason has its own MySQL error number and SQLSTATE (docs/proxy.md
+ * lists them); the refusal message names the table, buyer, bucket and
+ * units. Reads always pass. Never logs, never allocates.
+ */
+#ifndef UR_SQL_DECIDE_H
+#define UR_SQL_DECIDE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxy/sql_classify.h"
+#include "router/rules.h"
+
+enum sql_reason {
+    SQL_ALLOW = 0,
+    SQL_REFUSE_NO_KEY,          /* unit-table write without a sharding key */
+    SQL_REFUSE_WRONG_UNIT,      /* the key's home is another unit */
+    SQL_REFUSE_BANNED,          /* the key's bucket is under a write ban */
+    SQL_REFUSE_CENTER,          /* center table written outside the center */
+    SQL_REFUSE_KEY_MISMATCH,    /* hint and statement disagree */
+    SQL_REFUSE_KEYS_SPAN,       /* keys of several units in one statement */
+    SQL_REFUSE_NO_RULES,        /* the proxy has no rules yet */
+    SQL_REFUSE_TXN_BANNED,      /* the open transaction wrote a banned bucket */
+    SQL_REFUSE_TOO_LARGE,       /* statement larger than the proxy inspects */
+    SQL_REFUSE_UNSUPPORTED,     /* command the proxy does not relay */
+    SQL_REFUSE_MALFORMED,       /* a command packet that does not parse */
+    SQL_REASON_COUNT,
+};
+
+struct sql_reason_info {
+    uint16_t    code;           /* MySQL error number sent to the client */
+    const char *sqlstate;       /* 5 characters */
+    const char *name;           /* metrics label */
+    bool        retry;          /* clients should retry (after a rollback) */
+};
+
+const struct sql_reason_info *sql_reason_info(enum sql_reason r);
+
+/*
+ * May this unit run st? r may be NULL (no rules yet). this_unit is this
+ * unit's name; is_center says whether this unit is the center. On a refusal msg gets the
+ * text for the client (naming table, buyer, bucket and units).
+ */
+enum sql_reason sql_decide(const struct sql_stmt *st, const struct rules *r,
+                           const char *this_unit, bool is_center,
+                           char *msg, size_t msglen);
+
+#endif

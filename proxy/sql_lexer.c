@@ -1,0 +1,293 @@
+/*
+ * sql_lexer: tokens of MySQL/MariaDB SQL for the statement classifier. See
+ * sql_lexer.h. Quoting follows the server's defaults: backslash escapes and
+ * doubled quotes in strings, doubled backticks in identifiers, "..." is a
+ * string (ANSI_QUOTES off).
+ */
+#include "proxy/sql_lexer.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+void sql_lexer_init(struct sql_lexer *lx, const char *sql, size_t len,
+                    bool no_backslash_escapes)
+{
+    memset(lx, 0, sizeof(*lx));
+    lx->p = sql;
+    lx->end = sql + len;
+    lx->no_backslash_escapes = no_backslash_escapes;
+}
+
+static bool is_ident_char(unsigned char c)
+{
+    return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
+}
+
+/* A comment body: if it is `sharding_key = N`, record the hint. */
+static void lexer_scan_hint(struct sql_lexer *lx, const char *s, const char *e)
+{
+    static const char key[] = "sharding_key";
+    const size_t klen = sizeof(key) - 1;
+
+    while (s < e && isspace((unsigned char)*s))
+        s++;
+    if ((size_t)(e - s) < klen || strncasecmp(s, key, klen) != 0)
+        return;
+    s += klen;
+    while (s < e && isspace((unsigned char)*s))
+        s++;
+    if (s == e || *s != '=')
+        return;
+    s++;
+    while (s < e && isspace((unsigned char)*s))
+        s++;
+    while (e > s && isspace((unsigned char)e[-1]))
+        e--;
+    uint64_t v = 0;
+    bool ok = s < e;
+    for (const char *q = s; q < e && ok; q++) {
+        if (*q < '0' || *q > '9' || v > (UINT64_MAX - (uint64_t)(*q - '0')) / 10)
+            ok = false;
+        else
+            v = v * 10 + (uint64_t)(*q - '0');
+    }
+    if (!ok) {
+        lx->hint_bad = true;
+        return;
+    }
+    if (lx->nhints++ == 0)
+        lx->hint = v;
+    else if (lx->hint != v)
+        lx->hint_conflict = true;
+}
+
+/* Skip whitespace and comments. */
+static void lexer_skip(struct sql_lexer *lx)
+{
+    const char *p = lx->p, *e = lx->end;
+
+    while (p < e) {
+        unsigned char c = (unsigned char)*p;
+        if (isspace(c)) {
+            p++;
+        } else if (c == '#' ||
+                   (c == '-' && e - p >= 2 && p[1] == '-' &&
+                    (e - p == 2 || isspace((unsigned char)p[2]) || iscntrl((unsigned char)p[2])))) {
+            while (p < e && *p != '\n')
+                p++;
+        } else if (c == '/' && e - p >= 2 && p[1] == '*') {
+            if (e - p >= 3 && (p[2] == '!' || (p[2] == 'M' && e - p >= 4 && p[3] == '!'))) {
+                p += p[2] == '!' ? 3 : 4;    /* executable comment: code */
+                while (p < e && isdigit((unsigned char)*p))
+                    p++;
+                lx->in_exec_comment = true;
+                continue;
+            }
+            const char *close = NULL;
+            for (const char *q = p + 2; q + 1 < e; q++) {
+                if (q[0] == '*' && q[1] == '/') {
+                    close = q;
+                    break;
+                }
+            }
+            if (close == NULL) {
+                lx->malformed = true;
+                p = e;
+                break;
+            }
+            lexer_scan_hint(lx, p + 2, close);
+            p = close + 2;
+        } else if (c == '*' && lx->in_exec_comment && e - p >= 2 && p[1] == '/') {
+            lx->in_exec_comment = false;
+            p += 2;
+        } else {
+            break;
+        }
+    }
+    lx->p = p;
+}
+
+/* A quoted run starting at the quote q; sets the token, advances. */
+static void lexer_quoted(struct sql_lexer *lx, struct sql_tok *t, char q)
+{
+    const char *p = lx->p + 1, *e = lx->end;
+
+    t->s = p;
+    t->escaped = false;
+    while (p < e) {
+        if (*p == '\\' && q != '`' && !lx->no_backslash_escapes) {
+            t->escaped = true;
+            p += 2;
+            continue;
+        }
+        if (*p == q) {
+            if (p + 1 < e && p[1] == q) {
+                t->escaped = true;
+                p += 2;
+                continue;
+            }
+            break;
+        }
+        p++;
+    }
+    if (p >= e) {
+        lx->malformed = true;
+        t->n = (size_t)(e - t->s);
+        lx->p = e;
+        return;
+    }
+    t->n = (size_t)(p - t->s);
+    lx->p = p + 1;
+}
+
+static void lexer_number(struct sql_lexer *lx, struct sql_tok *t)
+{
+    const char *p = lx->p, *e = lx->end;
+
+    t->type = SQL_TOK_NUMBER;
+    t->s = p;
+    if (e - p >= 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'b')) {
+        p += 2;
+        while (p < e && isxdigit((unsigned char)*p))
+            p++;
+    } else {
+        while (p < e && (isdigit((unsigned char)*p) || *p == '.'))
+            p++;
+        if (p < e && (*p == 'e' || *p == 'E')) {
+            p++;
+            if (p < e && (*p == '+' || *p == '-'))
+                p++;
+            while (p < e && isdigit((unsigned char)*p))
+                p++;
+        }
+    }
+    /* 1abc is an identifier in MySQL */
+    if (p < e && is_ident_char((unsigned char)*p)) {
+        t->type = SQL_TOK_WORD;
+        while (p < e && is_ident_char((unsigned char)*p))
+            p++;
+    }
+    t->n = (size_t)(p - t->s);
+    lx->p = p;
+}
+
+static void lexer_punct(struct sql_lexer *lx, struct sql_tok *t)
+{
+    static const char *const multi[] = {
+        "<=>", "<=", ">=", "<>", "!=", "||", "&&", ":=", "<<", ">>", "->>", "->",
+    };
+    const char *p = lx->p;
+    size_t left = (size_t)(lx->end - p);
+
+    t->type = SQL_TOK_PUNCT;
+    t->s = p;
+    t->n = 1;
+    for (size_t i = 0; i < sizeof(multi) / sizeof(multi[0]); i++) {
+        size_t n = strlen(multi[i]);
+        if (n <= left && memcmp(p, multi[i], n) == 0) {
+            t->n = n;
+            break;
+        }
+    }
+    lx->p = p + t->n;
+}
+
+void sql_lexer_next(struct sql_lexer *lx, struct sql_tok *t)
+{
+    memset(t, 0, sizeof(*t));
+    if (lx->at_end) {
+        t->type = SQL_TOK_END;
+        return;
+    }
+    lexer_skip(lx);
+    const char *p = lx->p, *e = lx->end;
+    if (p >= e) {
+        lx->at_end = true;
+        t->type = SQL_TOK_END;
+        return;
+    }
+    unsigned char c = (unsigned char)*p;
+    if (c == ';') {
+        lx->p = p + 1;
+        lx->at_end = true;
+        t->type = SQL_TOK_END;
+        return;
+    }
+    if (c == '\'' || c == '"') {
+        t->type = SQL_TOK_STRING;
+        lexer_quoted(lx, t, (char)c);
+    } else if (c == '`') {
+        t->type = SQL_TOK_QIDENT;
+        lexer_quoted(lx, t, '`');
+    } else if (isdigit(c) || (c == '.' && e - p >= 2 && isdigit((unsigned char)p[1]))) {
+        lexer_number(lx, t);
+    } else if (c == '?') {
+        t->type = SQL_TOK_PARAM;
+        t->s = p;
+        t->n = 1;
+        t->param = lx->nparams++;
+        lx->p = p + 1;
+    } else if (c == '@') {
+        t->type = SQL_TOK_VAR;
+        t->s = p;
+        p++;
+        if (p < e && *p == '@')
+            p++;
+        while (p < e && (is_ident_char((unsigned char)*p) || *p == '.'))
+            p++;
+        t->n = (size_t)(p - t->s);
+        lx->p = p;
+    } else if (is_ident_char(c)) {
+        t->type = SQL_TOK_WORD;
+        t->s = p;
+        while (p < e && is_ident_char((unsigned char)*p))
+            p++;
+        t->n = (size_t)(p - t->s);
+        lx->p = p;
+    } else {
+        lexer_punct(lx, t);
+    }
+}
+
+bool sql_tok_is(const struct sql_tok *t, const char *kw)
+{
+    return t->type == SQL_TOK_WORD && strlen(kw) == t->n &&
+           strncasecmp(t->s, kw, t->n) == 0;
+}
+
+bool sql_tok_punct(const struct sql_tok *t, char c)
+{
+    return t->type == SQL_TOK_PUNCT && t->n == 1 && t->s[0] == c;
+}
+
+bool sql_tok_uint(const struct sql_tok *t, uint64_t *v)
+{
+    uint64_t u = 0;
+
+    if ((t->type != SQL_TOK_NUMBER && t->type != SQL_TOK_STRING) || t->n == 0 ||
+        t->n > 20 || t->escaped)
+        return false;
+    for (size_t i = 0; i < t->n; i++) {
+        char c = t->s[i];
+        if (c < '0' || c > '9' || u > (UINT64_MAX - (uint64_t)(c - '0')) / 10)
+            return false;
+        u = u * 10 + (uint64_t)(c - '0');
+    }
+    *v = u;
+    return true;
+}
+
+void sql_tok_ident(const struct sql_tok *t, char *out, size_t outlen)
+{
+    size_t o = 0;
+
+    if (outlen == 0)
+        return;
+    for (size_t i = 0; i < t->n && o + 1 < outlen; i++) {
+        out[o++] = t->s[i];
+        if (t->type == SQL_TOK_QIDENT && t->s[i] == '`' && i + 1 < t->n && t->s[i + 1] == '`')
+            i++;
+    }
+    out[o] = '\0';
+}

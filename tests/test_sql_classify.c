@@ -1,0 +1,473 @@
+/*
+ * test_sql_classify: the statement classifier and key extraction over a table
+ * of statements, and the allow/refuse decision against real rules.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proxy/sql_classify.h"
+#include "proxy/sql_decide.h"
+#include "router/rules.h"
+
+static const struct sql_table_rule table_rules[] = {
+    { "", "orders", SQL_TABLE_UNIT, "buyer_id" },
+    { "", "order_items", SQL_TABLE_UNIT, "buyer_id" },
+    { "", "carts", SQL_TABLE_UNIT, "owner" },
+    { "shop", "payments", SQL_TABLE_UNIT, "buyer_id" },
+    { "", "sellers", SQL_TABLE_CENTER, "" },
+};
+static const struct sql_tables tables = { table_rules, 5 };
+
+/* Expected outcome: W = write, U = unit table, C = center table. */
+enum { R = 0, W = 1, U = 2, C = 4, UNK = 8, HINT = 16 };
+
+struct row {
+    const char *sql;
+    int         flags;          /* W | U | C | UNK (key_unknown) | HINT */
+    const char *keys;           /* "1,2" keys in order ("" none) */
+    const char *params;         /* "0,3" key placeholder indices */
+    int         verb;
+};
+
+static const struct row rows[] = {
+    /* reads */
+    { "SELECT * FROM orders WHERE buyer_id = 1", R, "", "", SQL_VERB_SELECT },
+    { "select * from orders", R, "", "", SQL_VERB_SELECT },
+    { "SELECT 1", R, "", "", SQL_VERB_SELECT },
+    { "SHOW TABLES", R, "", "", SQL_VERB_OTHER },
+    { "SET autocommit = 0", R, "", "", SQL_VERB_OTHER },
+    { "  /* just a comment */  ", R, "", "", SQL_VERB_EMPTY },
+    { "", R, "", "", SQL_VERB_EMPTY },
+    { "SELECT 'INSERT INTO orders VALUES (1)' FROM dual", R, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM orders INTO OUTFILE '/tmp/x'", R, "", "", SQL_VERB_SELECT },
+    { "CREATE TABLE orders (buyer_id BIGINT)", R, "", "", SQL_VERB_OTHER },
+    /* inserts */
+    { "INSERT INTO orders (buyer_id, amount) VALUES (1001, 5)", W | U, "1001", "", SQL_VERB_INSERT },
+    { "insert into orders(amount,buyer_id) values(5,1002)", W | U, "1002", "", SQL_VERB_INSERT },
+    { "INSERT INTO `orders` (`buyer_id`, `note`) VALUES (1003, 'a,b)')", W | U, "1003", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders (buyer_id, n) VALUES (1, 'x'), (2, 'y'), (3, 'z')", W | U, "1,2,3", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders (buyer_id, n) VALUES (1, 'x'), (1, 'y')", W | U, "1", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders (buyer_id, n) VALUES (1, 'x'), (1 + 1, 'y')", W | U | UNK, "1", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders (buyer_id, n) VALUES ('77', 'q')", W | U, "77", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders (n, buyer_id) VALUES (NOW(), 9), (CONCAT('a', 'b'), 10)", W | U, "9,10", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders VALUES (1, 2)", W | U | UNK, "", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders (id) VALUES (1)", W | U | UNK, "", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders SET buyer_id = 55, amount = 1", W | U, "55", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders SET amount = 1", W | U | UNK, "", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders (buyer_id, n) SELECT buyer_id, n FROM old", W | U | UNK, "", "", SQL_VERB_INSERT },
+    { "INSERT LOW_PRIORITY IGNORE INTO orders (buyer_id) VALUES (5)", W | U, "5", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders (buyer_id, n) VALUES (5, 1) ON DUPLICATE KEY UPDATE n = n + 1", W | U, "5", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders (buyer_id, n) VALUES (5, 1) ON DUPLICATE KEY UPDATE buyer_id = 6", W | U, "5,6", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders (buyer_id, n) VALUES (5, 1) ON DUPLICATE KEY UPDATE buyer_id = VALUES(buyer_id), n = VALUES(n)", W | U, "5", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders (buyer_id, n) VALUES (5, 1) ON DUPLICATE KEY UPDATE buyer_id = VALUES(buyer_id) + 1", W | U | UNK, "5", "", SQL_VERB_INSERT },
+    { "UPDATE orders SET buyer_id = buyer_id, n = 2 WHERE buyer_id = 33", W | U, "33", "", SQL_VERB_UPDATE },
+    { "INSERT INTO orders (buyer_id, n) VALUES (?, ?)", W | U, "", "0", SQL_VERB_INSERT },
+    { "INSERT INTO orders (n, buyer_id) VALUES (?, ?), (?, ?)", W | U, "", "1,3", SQL_VERB_INSERT },
+    { "INSERT INTO shop.payments (buyer_id) VALUES (8)", W | U, "8", "", SQL_VERB_INSERT },
+    { "INSERT INTO other.payments (buyer_id) VALUES (8)", W, "", "", SQL_VERB_INSERT },
+    { "INSERT INTO logs (msg) VALUES ('x')", W, "", "", SQL_VERB_INSERT },
+    { "INSERT INTO sellers (id, name) VALUES (1, 'x')", W | C, "", "", SQL_VERB_INSERT },
+    { "INSERT INTO carts (owner, item) VALUES (31, 2)", W | U, "31", "", SQL_VERB_INSERT },
+    { "INSERT INTO carts (buyer_id, item) VALUES (31, 2)", W | U | UNK, "", "", SQL_VERB_INSERT },
+    { "REPLACE INTO orders (buyer_id, n) VALUES (12, 1)", W | U, "12", "", SQL_VERB_REPLACE },
+    { "replace orders (buyer_id) value (13)", W | U, "13", "", SQL_VERB_REPLACE },
+    { "INSERT INTO orders (buyer_id) VALUES (-5)", W | U | UNK, "", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders (buyer_id) VALUES (NULL)", W | U | UNK, "", "", SQL_VERB_INSERT },
+    /* comments, hints, case, whitespace */
+    { "/* sharding_key=1001 */ INSERT INTO orders (n) VALUES (1)", W | U | UNK | HINT, "", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders (buyer_id) VALUES (1001) /*sharding_key = 1001*/", W | U | HINT, "1001", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders (buyer_id) VALUES (1001) /* sharding_key=2002 */", W | U | HINT, "1001", "", SQL_VERB_INSERT },
+    { "-- a comment\nINSERT INTO orders (buyer_id) VALUES (4)", W | U, "4", "", SQL_VERB_INSERT },
+    { "# hash comment\n\tINSERT\n INTO\torders\n(buyer_id)\nVALUES\n(6)", W | U, "6", "", SQL_VERB_INSERT },
+    { "InSeRt InTo OrDeRs (BuYeR_Id) VaLuEs (7)", W | U, "7", "", SQL_VERB_INSERT },
+    { "INSERT /* (buyer_id) VALUES (99) */ INTO orders (buyer_id) VALUES (8)", W | U, "8", "", SQL_VERB_INSERT },
+    { "/*!40000 INSERT INTO orders (buyer_id) VALUES (9) */", W | U, "9", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders (buyer_id, s) VALUES (10, 'it''s \\' ; ) ?')", W | U, "10", "", SQL_VERB_INSERT },
+    { "INSERT INTO orders (buyer_id, s) VALUES (11, \"dq ; ?\")", W | U, "11", "", SQL_VERB_INSERT },
+    /* updates */
+    { "UPDATE orders SET n = 1 WHERE buyer_id = 20", W | U, "20", "", SQL_VERB_UPDATE },
+    { "update orders set n = 1 where id = 3 and buyer_id = 21", W | U, "21", "", SQL_VERB_UPDATE },
+    { "UPDATE orders SET n = 1 WHERE buyer_id = 22 OR id = 3", W | U | UNK, "", "", SQL_VERB_UPDATE },
+    { "UPDATE orders SET n = 1 WHERE (buyer_id = 22)", W | U | UNK, "", "", SQL_VERB_UPDATE },
+    { "UPDATE orders SET n = 1 WHERE buyer_id = 23 AND (a = 1 OR b = 2)", W | U, "23", "", SQL_VERB_UPDATE },
+    { "UPDATE orders SET n = 1", W | U | UNK, "", "", SQL_VERB_UPDATE },
+    { "UPDATE orders SET n = 1 WHERE buyer_id IN (24, 25)", W | U, "24,25", "", SQL_VERB_UPDATE },
+    { "UPDATE orders SET n = 1 WHERE buyer_id = ?", W | U, "", "0", SQL_VERB_UPDATE },
+    { "UPDATE orders SET n = ? WHERE id = ? AND buyer_id = ?", W | U, "", "2", SQL_VERB_UPDATE },
+    { "UPDATE orders o SET o.n = 1 WHERE o.buyer_id = 26", W | U, "26", "", SQL_VERB_UPDATE },
+    { "UPDATE orders SET buyer_id = 28 WHERE buyer_id = 27", W | U, "28,27", "", SQL_VERB_UPDATE },
+    { "UPDATE orders SET buyer_id = buyer_id + 1 WHERE buyer_id = 27", W | U | UNK, "27", "", SQL_VERB_UPDATE },
+    { "UPDATE orders SET n = 1 WHERE buyer_id = 29 + 1", W | U | UNK, "", "", SQL_VERB_UPDATE },
+    { "UPDATE orders SET n = 1 WHERE NOT buyer_id = 30", W | U | UNK, "", "", SQL_VERB_UPDATE },
+    { "UPDATE orders JOIN x ON x.id = orders.id SET n = 1 WHERE orders.buyer_id = 31", W | U, "31", "", SQL_VERB_UPDATE },
+    { "UPDATE sellers SET name = 'x' WHERE id = 1", W | C, "", "", SQL_VERB_UPDATE },
+    { "UPDATE logs SET a = 1", W | UNK, "", "", SQL_VERB_UPDATE },
+    /* deletes */
+    { "DELETE FROM orders WHERE buyer_id = 40", W | U, "40", "", SQL_VERB_DELETE },
+    { "DELETE FROM orders WHERE buyer_id = 40 LIMIT 10", W | U, "40", "", SQL_VERB_DELETE },
+    { "delete from orders where buyer_id = 41 || 1", W | U | UNK, "", "", SQL_VERB_DELETE },
+    { "DELETE FROM orders", W | U | UNK, "", "", SQL_VERB_DELETE },
+    { "DELETE o FROM orders o JOIN x ON x.a = o.a WHERE o.buyer_id = 42", W | U, "42", "", SQL_VERB_DELETE },
+    { "DELETE FROM orders WHERE buyer_id = '43'", W | U, "43", "", SQL_VERB_DELETE },
+    /* locking reads */
+    { "SELECT * FROM orders WHERE buyer_id = 50 FOR UPDATE", W | U, "50", "", SQL_VERB_SELECT },
+    { "SELECT * FROM orders WHERE buyer_id = 51 LOCK IN SHARE MODE", W | U, "51", "", SQL_VERB_SELECT },
+    { "SELECT * FROM orders FOR UPDATE", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM orders WHERE buyer_id = ? FOR UPDATE", W | U, "", "0", SQL_VERB_SELECT },
+    { "SELECT (SELECT 1 FROM t FOR UPDATE) FROM orders WHERE buyer_id = 1", R, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM sellers WHERE id = 1 FOR UPDATE", W | C, "", "", SQL_VERB_SELECT },
+    { "WITH c AS (SELECT 1) SELECT * FROM orders WHERE buyer_id = 52 FOR UPDATE", W | U, "52", "", SQL_VERB_SELECT },
+    /* load data */
+    { "LOAD DATA LOCAL INFILE '/tmp/o.csv' INTO TABLE orders", W | U | UNK, "", "", SQL_VERB_LOAD_DATA },
+    { "/* sharding_key=60 */ LOAD DATA INFILE 'f' INTO TABLE orders", W | U | UNK | HINT, "", "", SQL_VERB_LOAD_DATA },
+    { "LOAD DATA INFILE 'f' INTO TABLE logs", W | UNK, "", "", SQL_VERB_LOAD_DATA },
+    /* session and transactions */
+    { "USE shop", R, "", "", SQL_VERB_USE },
+    { "BEGIN", R, "", "", SQL_VERB_BEGIN },
+    { "START TRANSACTION", R, "", "", SQL_VERB_BEGIN },
+    { "commit", R, "", "", SQL_VERB_COMMIT },
+    { "ROLLBACK", R, "", "", SQL_VERB_ROLLBACK },
+    { "ROLLBACK TO SAVEPOINT a", R, "", "", SQL_VERB_OTHER },
+    { "XA START 'x'", R, "", "", SQL_VERB_XA },
+    /* SQL-level dynamic statements */
+    { "EXECUTE IMMEDIATE 'INSERT INTO orders (buyer_id) VALUES (61)'", W | U, "61", "", SQL_VERB_OTHER },
+    { "EXECUTE IMMEDIATE 'INSERT INTO orders (buyer_id) VALUES (?)' USING 62", W | U | UNK, "", "", SQL_VERB_OTHER },
+    { "EXECUTE IMMEDIATE 'SELECT * FROM orders'", R, "", "", SQL_VERB_OTHER },
+    { "PREPARE s FROM 'INSERT INTO orders (buyer_id) VALUES (63)'", W | U | UNK, "", "", SQL_VERB_OTHER },
+    { "PREPARE s FROM 'SELECT 1'", R, "", "", SQL_VERB_OTHER },
+    { "PREPARE s FROM @sql", W | U | UNK, "", "", SQL_VERB_OTHER },
+    { "EXECUTE s USING @a", R, "", "", SQL_VERB_OTHER },
+    /* malformed */
+    { "INSERT INTO orders (buyer_id) VALUES (1, 'unterminated", W | U | UNK, "1", "", SQL_VERB_INSERT },
+};
+
+static void parse_list(const char *s, uint64_t *out, size_t *n)
+{
+    *n = 0;
+    while (*s) {
+        char *end;
+        out[(*n)++] = strtoull(s, &end, 10);
+        s = *end == ',' ? end + 1 : end;
+    }
+}
+
+#define ROW_CHECK(cond) \
+    do { if (!(cond)) fail_msg("[%s]: %s", r->sql, #cond); } while (0)
+
+static void test_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const struct row *r = &rows[i];
+        struct sql_stmt st;
+        size_t used;
+        uint64_t want[32];
+        size_t nwant;
+
+        sql_stmt_init(&st);
+        assert_int_equal(sql_classify(r->sql, strlen(r->sql), &tables, "", &st, &used), 0);
+        ROW_CHECK((int)st.verb == r->verb);
+        ROW_CHECK(st.is_write == ((r->flags & W) != 0));
+        if (st.is_write) {
+            ROW_CHECK(st.unit_table == ((r->flags & U) != 0));
+            ROW_CHECK(st.center_table == ((r->flags & C) != 0));
+        }
+        if (r->flags & U) {
+            ROW_CHECK(st.key_unknown == ((r->flags & UNK) != 0));
+            ROW_CHECK(st.has_hint == ((r->flags & HINT) != 0));
+            parse_list(r->keys, want, &nwant);
+            ROW_CHECK(st.nkeys == nwant);
+            for (size_t k = 0; k < nwant; k++)
+                ROW_CHECK(st.keys[k] == want[k]);
+            parse_list(r->params, want, &nwant);
+            ROW_CHECK(st.nkey_params == nwant);
+            for (size_t k = 0; k < nwant; k++)
+                ROW_CHECK(st.key_params[k] == want[k]);
+        }
+        ROW_CHECK(used == strlen(r->sql));
+        sql_stmt_deinit(&st);
+    }
+    assert_true(sizeof(rows) / sizeof(rows[0]) >= 60);
+}
+
+static void test_multi_statement(void **state)
+{
+    const char *sql = "USE shop; INSERT INTO payments (buyer_id) VALUES (3);"
+                      " SELECT ';' ; DELETE FROM orders WHERE buyer_id = 4";
+    size_t off = 0, used;
+    struct sql_stmt st;
+    int verbs[4], n = 0;
+    const char *db = "";
+    char cur[SQL_NAME_MAX] = "";
+
+    (void)state;
+    sql_stmt_init(&st);
+    while (off < strlen(sql) && n < 4) {
+        assert_int_equal(sql_classify(sql + off, strlen(sql) - off, &tables, db, &st, &used), 0);
+        verbs[n] = st.verb;
+        if (st.verb == SQL_VERB_USE) {
+            snprintf(cur, sizeof(cur), "%s", st.use_db);
+            db = cur;
+        }
+        if (n == 1) {   /* resolved through the USE before it */
+            assert_true(st.unit_table);
+            assert_int_equal(st.nkeys, 1);
+            assert_int_equal(st.keys[0], 3);
+        }
+        if (n == 3)
+            assert_int_equal(st.keys[0], 4);
+        off += used;
+        n++;
+    }
+    assert_int_equal(n, 4);
+    assert_int_equal(verbs[0], SQL_VERB_USE);
+    assert_int_equal(verbs[1], SQL_VERB_INSERT);
+    assert_int_equal(verbs[2], SQL_VERB_SELECT);
+    assert_int_equal(verbs[3], SQL_VERB_DELETE);
+    sql_stmt_deinit(&st);
+}
+
+static void test_params_numbered_across_strings(void **state)
+{
+    const char *sql = "UPDATE orders SET s = '?', t = ? WHERE /* ? */ buyer_id = ?";
+    struct sql_stmt st;
+    size_t used;
+
+    (void)state;
+    sql_stmt_init(&st);
+    assert_int_equal(sql_classify(sql, strlen(sql), &tables, "", &st, &used), 0);
+    assert_int_equal(st.nparams, 2);
+    assert_int_equal(st.nkey_params, 1);
+    assert_int_equal(st.key_params[0], 1);
+    sql_stmt_deinit(&st);
+}
+
+/* With NO_BACKSLASH_ESCAPES 'x\' ends the string: a second row appears. */
+static void test_no_backslash_escapes(void **state)
+{
+    const char *sql = "INSERT INTO orders (buyer_id, s) VALUES (1, 'x\\'), (70, '')";
+    struct sql_stmt st;
+    size_t used;
+
+    (void)state;
+    sql_stmt_init(&st);
+    assert_int_equal(sql_classify(sql, strlen(sql), &tables, "", &st, &used), 0);
+    assert_int_equal(st.nkeys, 1);      /* one row: the string hides "(70" */
+    assert_int_equal(sql_classify_mode(sql, strlen(sql), SQL_MODE_NO_BACKSLASH_ESCAPES,
+                                       &tables, "", &st, &used), 0);
+    assert_int_equal(st.nkeys, 2);
+    assert_int_equal(st.keys[1], 70);
+    sql_stmt_deinit(&st);
+}
+
+static void test_many_rows_grow(void **state)
+{
+    char *sql = malloc(200000);
+    size_t n = 0, used;
+    struct sql_stmt st, copy;
+
+    (void)state;
+    n += (size_t)sprintf(sql, "INSERT INTO orders (buyer_id, n) VALUES ");
+    for (int i = 0; i < 1000; i++)
+        n += (size_t)sprintf(sql + n, "%s(%d, %d)", i ? "," : "", i, i);
+    sql_stmt_init(&st);
+    assert_int_equal(sql_classify(sql, n, &tables, "", &st, &used), 0);
+    assert_int_equal(st.nkeys, 1000);
+    assert_int_equal(st.keys[999], 999);
+    assert_false(st.key_unknown);
+    assert_int_equal(sql_stmt_copy(&copy, &st), 0);
+    assert_int_equal(copy.nkeys, 1000);
+    assert_int_equal(copy.keys[500], 500);
+    sql_stmt_deinit(&copy);
+    sql_stmt_deinit(&st);
+    free(sql);
+}
+
+static void test_garbage_never_crashes(void **state)
+{
+    static const char *const bad[] = {
+        "INSERT", "INSERT INTO", "INSERT INTO orders (", "INSERT INTO orders (buyer_id",
+        "INSERT INTO orders (buyer_id) VALUES", "INSERT INTO orders (buyer_id) VALUES (",
+        "UPDATE", "UPDATE orders SET", "UPDATE orders SET buyer_id =", "DELETE FROM",
+        "DELETE FROM orders WHERE buyer_id IN (", "SELECT * FROM orders WHERE buyer_id = ",
+        "/* unterminated", "'", "`", "\"", ")))", "((((", "?;?;?", "LOAD", "LOAD DATA",
+        "WITH", "/*!", "-- ", "\x01\x02\xff",
+    };
+    struct sql_stmt st;
+    size_t used;
+
+    (void)state;
+    sql_stmt_init(&st);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(sql_classify(bad[i], strlen(bad[i]), &tables, "", &st, &used), 0);
+        assert_true(used <= strlen(bad[i]));
+        if (st.is_write && st.unit_table)
+            assert_true(st.key_unknown || st.nkeys == 0 || st.nkeys > 0);
+    }
+    sql_stmt_deinit(&st);
+}
+
+/* Random token soup: classification ends, consumes what it says, and the
+ * decision never crashes. */
+static void test_token_soup(void **state)
+{
+    static const char *const vocab[] = {
+        "INSERT", "INTO", "orders", "(", ")", ",", "buyer_id", "VALUES", "UPDATE",
+        "SET", "WHERE", "=", "AND", "OR", "DELETE", "FROM", "SELECT", "FOR",
+        "UPDATE", "LOCK", "IN", "SHARE", "MODE", "?", "42", "'x'", "`orders`",
+        "/* sharding_key=7 */", "/*!", "*/", "--", "\n", ";", "#", "LOAD", "DATA",
+        "TABLE", "WITH", "PREPARE", "EXECUTE", "IMMEDIATE", "'", "\"", ".",
+        "sellers", "ON", "DUPLICATE", "KEY", "JOIN", "USE", "shop", "-", "1e5",
+    };
+    static const char *const units2[] = { "dc-a", "dc-b" };
+    const char *rt = "version = 1L; buckets = 10;\n"
+                     "ranges = ( { first = 0; last = 9; unit = \"dc-a\"; } );\n"
+                     "overrides = ( ); bans = ( );\n";
+    char err[128], sql[2048], msg[512];
+    struct rules *r = rules_parse(rt, strlen(rt), units2, 2, err, sizeof(err));
+    struct sql_stmt st;
+    unsigned seed = 7;
+
+    (void)state;
+    assert_non_null(r);
+    sql_stmt_init(&st);
+    for (int i = 0; i < 20000; i++) {
+        size_t n = 0;
+        int words = rand_r(&seed) % 40;
+        for (int w = 0; w < words; w++) {
+            const char *t = vocab[rand_r(&seed) % (sizeof(vocab) / sizeof(vocab[0]))];
+            n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s%s", t,
+                                  rand_r(&seed) % 3 ? " " : "");
+        }
+        size_t off = 0, used;
+        while (off < n) {
+            assert_int_equal(sql_classify(sql + off, n - off, &tables, "", &st, &used), 0);
+            assert_true(used > 0 && used <= n - off);
+            sql_decide(&st, r, "dc-a", true, msg, sizeof(msg));
+            off += used;
+        }
+    }
+    sql_stmt_deinit(&st);
+    rules_destroy(r);
+}
+
+/* ---- decisions ------------------------------------------------------------ */
+
+static const char *const units[] = { "dc-a", "dc-b" };
+
+static struct rules *load_rules(const char *bans)
+{
+    char text[1024], err[256];
+
+    snprintf(text, sizeof(text),
+             "version = 7L; buckets = 100;\n"
+             "ranges = ( { first = 0; last = 49; unit = \"dc-a\"; },\n"
+             "           { first = 50; last = 99; unit = \"dc-b\"; } );\n"
+             "overrides = ( { buyer = 42L; unit = \"dc-b\"; } );\n"
+             "bans = ( %s );\n", bans);
+    struct rules *r = rules_parse(text, strlen(text), units, 2, err, sizeof(err));
+    if (r == NULL)
+        fail_msg("rules: %s", err);
+    return r;
+}
+
+static enum sql_reason decide(const char *sql, const struct rules *r,
+                              const char *unit, bool center, char *msg)
+{
+    struct sql_stmt st;
+    size_t used;
+
+    sql_stmt_init(&st);
+    assert_int_equal(sql_classify(sql, strlen(sql), &tables, "", &st, &used), 0);
+    enum sql_reason why = sql_decide(&st, r, unit, center, msg, 512);
+    sql_stmt_deinit(&st);
+    return why;
+}
+
+static void test_decisions(void **state)
+{
+    struct rules *r = load_rules("{ first = 10; last = 19; }");
+    char msg[512];
+
+    (void)state;
+    assert_int_equal(decide("SELECT * FROM orders", r, "dc-a", true, msg), SQL_ALLOW);
+    assert_int_equal(decide("INSERT INTO orders (buyer_id) VALUES (101)", r, "dc-a", true, msg), SQL_ALLOW);
+    assert_int_equal(decide("INSERT INTO orders (buyer_id) VALUES (150)", r, "dc-a", true, msg),
+                     SQL_REFUSE_WRONG_UNIT);
+    assert_non_null(strstr(msg, "buyer 150"));
+    assert_non_null(strstr(msg, "bucket 50"));
+    assert_non_null(strstr(msg, "dc-b"));
+    assert_non_null(strstr(msg, "dc-a"));
+    assert_int_equal(decide("INSERT INTO orders (buyer_id) VALUES (150)", r, "dc-b", false, msg), SQL_ALLOW);
+    assert_int_equal(decide("INSERT INTO orders (n) VALUES (1)", r, "dc-a", true, msg), SQL_REFUSE_NO_KEY);
+    assert_non_null(strstr(msg, "--comments"));
+    assert_int_equal(decide("UPDATE orders SET n = 1 WHERE buyer_id = 115", r, "dc-a", true, msg),
+                     SQL_REFUSE_BANNED);
+    assert_non_null(strstr(msg, "bucket 15"));
+    assert_true(sql_reason_info(SQL_REFUSE_BANNED)->retry);
+    assert_int_equal(decide("INSERT INTO orders (buyer_id) VALUES (42)", r, "dc-a", true, msg),
+                     SQL_REFUSE_WRONG_UNIT);     /* the override */
+    assert_int_equal(decide("INSERT INTO orders (buyer_id) VALUES (1), (51)", r, "dc-a", true, msg),
+                     SQL_REFUSE_KEYS_SPAN);
+    assert_int_equal(decide("INSERT INTO orders (buyer_id) VALUES (1) /* sharding_key=2 */", r, "dc-a",
+                            true, msg), SQL_REFUSE_KEY_MISMATCH);
+    assert_int_equal(decide("/* sharding_key=2 */ /* sharding_key=3 */ INSERT INTO orders (n) VALUES (1)",
+                            r, "dc-a", true, msg), SQL_REFUSE_KEY_MISMATCH);
+    assert_int_equal(decide("/* sharding_key=2 */ INSERT INTO orders (n) VALUES (1)", r, "dc-a", true, msg),
+                     SQL_ALLOW);
+    assert_int_equal(decide("/* sharding_key=52 */ INSERT INTO orders (n) VALUES (1)", r, "dc-a", true, msg),
+                     SQL_REFUSE_WRONG_UNIT);
+    assert_int_equal(decide("INSERT INTO sellers (id) VALUES (1)", r, "dc-b", false, msg), SQL_REFUSE_CENTER);
+    assert_int_equal(decide("INSERT INTO sellers (id) VALUES (1)", r, "dc-a", true, msg), SQL_ALLOW);
+    assert_int_equal(decide("INSERT INTO logs (id) VALUES (1)", r, "dc-b", false, msg), SQL_ALLOW);
+    assert_int_equal(decide("INSERT INTO orders (buyer_id) VALUES (1)", NULL, "dc-a", true, msg),
+                     SQL_REFUSE_NO_RULES);
+    assert_int_equal(decide("SELECT * FROM orders", NULL, "dc-a", true, msg), SQL_ALLOW);
+    assert_int_equal(decide("XA START 'x'", r, "dc-a", true, msg), SQL_REFUSE_UNSUPPORTED);
+    /* a hint cannot vouch for a write that runs later */
+    assert_int_equal(decide("/* sharding_key=5 */ PREPARE s FROM 'INSERT INTO orders (buyer_id) VALUES (5)'",
+                            r, "dc-a", true, msg), SQL_REFUSE_NO_KEY);
+    assert_non_null(strstr(msg, "PREPARE"));
+    assert_int_equal(decide("EXECUTE IMMEDIATE 'INSERT INTO orders (buyer_id) VALUES (5)'",
+                            r, "dc-a", true, msg), SQL_ALLOW);
+    assert_int_equal(decide("EXECUTE IMMEDIATE 'INSERT INTO orders (buyer_id) VALUES (55)'",
+                            r, "dc-a", true, msg), SQL_REFUSE_WRONG_UNIT);
+    rules_destroy(r);
+}
+
+static void test_reason_codes_distinct(void **state)
+{
+    (void)state;
+    for (int a = 1; a < SQL_REASON_COUNT; a++) {
+        assert_int_equal(strlen(sql_reason_info((enum sql_reason)a)->sqlstate), 5);
+        for (int b = a + 1; b < SQL_REASON_COUNT; b++) {
+            assert_int_not_equal(sql_reason_info((enum sql_reason)a)->code,
+                                 sql_reason_info((enum sql_reason)b)->code);
+            assert_string_not_equal(sql_reason_info((enum sql_reason)a)->sqlstate,
+                                    sql_reason_info((enum sql_reason)b)->sqlstate);
+        }
+    }
+    assert_int_equal(sql_reason_info(SQL_REFUSE_BANNED)->code, 7403);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_multi_statement),
+        cmocka_unit_test(test_params_numbered_across_strings),
+        cmocka_unit_test(test_no_backslash_escapes),
+        cmocka_unit_test(test_many_rows_grow),
+        cmocka_unit_test(test_garbage_never_crashes),
+        cmocka_unit_test(test_token_soup),
+        cmocka_unit_test(test_decisions),
+        cmocka_unit_test(test_reason_codes_distinct),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

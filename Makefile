@@ -9,7 +9,7 @@ BUILD   ?= build
 # Debian packages: to build, to test, to benchmark.
 DEB_BUILD := gcc make pkg-config libc6-dev libmicrohttpd-dev libconfig-dev \
              libssl-dev libmariadb-dev libcmocka-dev libcurl4-openssl-dev
-DEB_TEST  := mariadb-server mariadb-client curl python3 python3-pymysql \
+DEB_TEST  := mariadb-server mariadb-client curl openssl python3 python3-pymysql \
              procps iproute2 sysbench
 DEB_BENCH := wrk nginx libnginx-mod-http-lua haproxy sysbench
 

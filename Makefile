@@ -142,7 +142,9 @@ demo: deps
 
 # ---- benchmarks ----------------------------------------------------------------
 
-bench: bench-router bench-gateway bench-proxy bench-cutover
+# Every benchmark, then one markdown table (build/bench/report.md).
+bench: deps-bench all tests
+	@bash tests/bench/bench-all.sh
 
 bench-router: all tests
 	@$(BUILD)/bench/bench_router
@@ -155,6 +157,7 @@ bench-proxy: deps-bench all tests
 
 bench-cutover: all tests
 	@bash tests/bench/bench-cutover.sh
+	@bash tests/bench/bench-cutover-load.sh
 
 clean:
 	rm -rf build build-asan bin

@@ -52,6 +52,7 @@ TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 .PHONY: all deps deps-bench test test-unit test-asan test-integration demo \
         bench bench-router bench-gateway bench-proxy bench-cutover clean
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 all: $(BINS) $(LIB_ROUTER) $(TOOLS) conf/secret.key conf/control.token
 
@@ -137,8 +138,9 @@ test-integration: all tests
 # ---- the demo ----------------------------------------------------------------
 
 demo: deps
-	@$(MAKE) --no-print-directory all
-	@sh tests/demo/run-demo.sh
+	@echo "building (make all) ..."
+	@$(MAKE) --no-print-directory -s all
+	@bash tests/demo/run-demo.sh
 
 # ---- benchmarks ----------------------------------------------------------------
 

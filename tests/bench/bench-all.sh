@@ -61,7 +61,7 @@ kv() { printf '%s\n' "$cl" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
     echo "| proxy oltp_point_select, 16 threads (q/s, p95) | ${ps_u:-?} q/s, p95 ${ps_u95:-?} ms | HAProxy TCP ${ps_h:-?} q/s (p95 ${ps_h95:-?}); direct ${ps_d:-?} (p95 ${ps_d95:-?}) | $(ratio "${ps_u:-0}" "${ps_h:-0}") HAProxy, $(ratio "${ps_u:-0}" "${ps_d:-0}") direct | >= 1.0x HAProxy, >= 0.6x direct |"
     echo "| proxy oltp_read_write, 16 threads (q/s, p95) | ${rw_u:-?} q/s, p95 ${rw_u95:-?} ms | HAProxy TCP ${rw_h:-?} q/s (p95 ${rw_h95:-?}); direct ${rw_d:-?} (p95 ${rw_d95:-?}) | $(ratio "${rw_u:-0}" "${rw_h:-0}") HAProxy, $(ratio "${rw_u:-0}" "${rw_d:-0}") direct | >= 1.0x HAProxy, >= 0.6x direct |"
     echo "| proxy RSS per idle client connection | ${p_rss:-?} KB | | | < 64 KB |"
-    echo "| cutover, 1000 buckets, GTID sync, 4 admin stubs | ban window ${c_win:-?}; total ${c_tot:-?} | | | short, measured |"
+    echo "| cutover x20 back and forth, 1000 buckets, GTID sync, 2 gateways + 2 proxies | ban window ${c_win:-?}; total ${c_tot:-?} | | | short, measured |"
     echo "| cutover under load (whole system, hold policy) | ban window $(kv ban_ms) ms; client-visible errors $(kv client_errors); failed orders $(kv failed_orders); held $(kv held); check $(kv check) | | | 0 errors |"
 } >"$OUT/report.md"
 echo

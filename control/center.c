@@ -249,6 +249,27 @@ static char *center_current(struct center *c, size_t *len, uint64_t *version,
     return copy;
 }
 
+/* Remember what every component answered (c->view), for status. */
+static void center_store_view(struct center *c, const struct push_result *poll)
+{
+    pthread_mutex_lock(&c->lock);
+    memcpy(c->view, poll, c->ntargets * sizeof(poll[0]));
+    c->view_at = push_now_ms();
+    pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * Poll every component now: status shows what they run at this moment, not
+ * what the last reconcile round saw (a cutover may have moved them since).
+ */
+static void center_refresh_view(struct center *c)
+{
+    struct push_result poll[PUSH_TARGETS_MAX];
+
+    push_poll_versions(c->targets, c->ntargets, c->cfg.push_timeout_ms, poll);
+    center_store_view(c, poll);
+}
+
 static void center_reconcile_once(struct center *c)
 {
     struct push_result poll[PUSH_TARGETS_MAX], res[PUSH_TARGETS_MAX];
@@ -277,10 +298,7 @@ static void center_reconcile_once(struct center *c)
         }
     }
     free(doc);
-    pthread_mutex_lock(&c->lock);
-    memcpy(c->view, poll, c->ntargets * sizeof(poll[0]));
-    c->view_at = push_now_ms();
-    pthread_mutex_unlock(&c->lock);
+    center_store_view(c, poll);
     atomic_fetch_add(&c->reconcile_rounds, 1);
 }
 
@@ -322,6 +340,7 @@ static void center_put_rules_summary(const struct rules *r, struct strbuf *out)
 
 int center_status_text(struct center *c, struct strbuf *out)
 {
+    center_refresh_view(c);
     struct rules_guard g;
     const struct rules *r = rules_store_get(&c->keeper.store, &g);
     uint64_t version = r ? r->version : 0;
@@ -368,6 +387,7 @@ int center_status_text(struct center *c, struct strbuf *out)
 
 void center_status_json(struct center *c, struct strbuf *out)
 {
+    center_refresh_view(c);
     pthread_mutex_lock(&c->lock);
     strbuf_printf(out, "{\"rule_version\": %" PRIu64 ", \"components\": [",
                   rules_store_version(&c->keeper.store));

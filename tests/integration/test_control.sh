@@ -186,6 +186,9 @@ t_match "cutover prints the ban point" "ban point \(source dc-b\): 2-2-[0-9]+" "
 t_match "cutover prints the write-ban window" "write-ban window: [0-9]+ ms" "$out"
 t_match "cutover prints the replication wait" "replication wait: [0-9]+ ms" "$out"
 t_eq "target has every source write" "5" "$(sql 1 'SELECT COUNT(*) FROM t')"
+# right after the cutover, not after the next reconcile round
+t_eq "status right after the cutover: all 4 components up to date at v3" "4" \
+    "$(ctl status | grep -cE ' v3 +up to date$')"
 t_check "every component has v3" wait_converged 3
 t_eq "control center at v3" "3" "$(ctl_version)"
 t_match "new routing on a proxy" 'first = 0; last = 5999; unit = "dc-a"' "$(stub_doc 3)"

@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 
 #include "router/admin_http.h"
+#include "router/http_body.h"
 #include "router/log.h"
 
 #define CTL_HTTP_BODY_MAX RULES_BODY_MAX
@@ -16,11 +17,6 @@
 struct ctl_http {
     struct MHD_Daemon *daemon;
     struct center     *center;
-};
-
-struct ctl_request {
-    struct strbuf body;
-    int           too_large;
 };
 
 static enum MHD_Result ctl_http_send(struct MHD_Connection *conn, unsigned int status,
@@ -118,11 +114,11 @@ bad:
 
 static enum MHD_Result ctl_http_api(struct ctl_http *h, struct MHD_Connection *conn,
                                     const char *url, const char *method,
-                                    struct ctl_request *req, struct strbuf *out)
+                                    struct http_body *req, struct strbuf *out)
 {
     struct center *c = h->center;
     int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
-    const char *body = req->body.buf ? req->body.buf : "";
+    const char *body = req->buf.buf ? req->buf.buf : "";
     int rc;
 
     if (!center_token_ok(c, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -152,7 +148,7 @@ static enum MHD_Result ctl_http_api(struct ctl_http *h, struct MHD_Connection *c
         return ctl_http_send(conn, ctl_http_status_of(rc), NULL, out, rc, extra);
     }
     if (strcmp(url, "/v1/rules") == 0 && post) {
-        rc = center_rules_propose(c, body, req->body.len, out);
+        rc = center_rules_propose(c, body, req->buf.len, out);
         log_info("api: rules proposed: %s", rc == 0 ? "accepted" : "refused");
         return ctl_http_send(conn, ctl_http_status_of(rc), NULL, out, rc, NULL);
     }
@@ -205,7 +201,7 @@ static enum MHD_Result ctl_http_api(struct ctl_http *h, struct MHD_Connection *c
 
 static enum MHD_Result ctl_http_route(struct ctl_http *h, struct MHD_Connection *conn,
                                       const char *url, const char *method,
-                                      struct ctl_request *req)
+                                      struct http_body *req)
 {
     struct strbuf out;
     enum MHD_Result ret;
@@ -235,40 +231,25 @@ static enum MHD_Result ctl_http_handler(void *cls, struct MHD_Connection *conn, 
                                         const char *method, const char *version,
                                         const char *upload, size_t *upload_size, void **con_cls)
 {
-    struct ctl_request *req = *con_cls;
+    struct http_body *req = *con_cls;
 
     (void)version;
     if (req == NULL) {
-        req = calloc(1, sizeof(*req));
-        if (req == NULL)
-            return MHD_NO;
-        strbuf_init(&req->body);
-        *con_cls = req;
-        return MHD_YES;
+        *con_cls = http_body_create(CTL_HTTP_BODY_MAX);
+        return *con_cls != NULL ? MHD_YES : MHD_NO;
     }
-    if (*upload_size > 0) {
-        if (req->body.len + *upload_size > CTL_HTTP_BODY_MAX)
-            req->too_large = 1;
-        else
-            strbuf_append(&req->body, upload, *upload_size);
-        *upload_size = 0;
+    if (http_body_take(req, upload, upload_size))
         return MHD_YES;
-    }
     return ctl_http_route(cls, conn, url, method, req);
 }
 
 static void ctl_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                                enum MHD_RequestTerminationCode toe)
 {
-    struct ctl_request *req = *con_cls;
-
     (void)cls;
     (void)conn;
     (void)toe;
-    if (req == NULL)
-        return;
-    strbuf_deinit(&req->body);
-    free(req);
+    http_body_destroy(*con_cls);
     *con_cls = NULL;
 }
 

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "router/rules_keeper.h"
 #include "router/strbuf.h"
 
 struct journal {
@@ -234,19 +234,6 @@ static int journal_read(struct journal *j, struct journal_report *rep, char *err
     return 0;
 }
 
-static int journal_sync_dir(const char *path)
-{
-    char copy[PATH_MAX];
-
-    snprintf(copy, sizeof(copy), "%s", path);
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 struct journal *journal_open(const char *path, struct journal_report *rep,
                              char *err, size_t errlen)
 {
@@ -273,10 +260,8 @@ struct journal *journal_open(const char *path, struct journal_report *rep,
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         goto fail_alloc;
     }
-    if (!existed && journal_sync_dir(path) < 0) {
-        snprintf(err, errlen, "%s: fsync of its directory: %s", path, strerror(errno));
+    if (!existed && rules_fsync_dir(path, err, errlen) < 0)
         goto fail_fd;
-    }
     if (journal_read(j, rep, err, errlen) < 0)
         goto fail_recs;
     pthread_mutex_init(&j->lock, NULL);
@@ -303,20 +288,6 @@ void journal_close(struct journal *j)
     close(j->fd);
     pthread_mutex_destroy(&j->lock);
     free(j);
-}
-
-static int journal_write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 /* Build the line for a record; fields of the kept record go to *fields_out. */
@@ -371,7 +342,7 @@ int journal_append(struct journal *j, const char *id, const char *step, uint64_t
         snprintf(err, errlen, "journal: out of memory");
         goto out;
     }
-    if (journal_write_all(j->fd, line.buf, line.len) < 0 || fdatasync(j->fd) < 0) {
+    if (rules_write_all(j->fd, line.buf, line.len) < 0 || fdatasync(j->fd) < 0) {
         snprintf(err, errlen, "journal %s: write: %s", j->path, strerror(errno));
         goto out;
     }

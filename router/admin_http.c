@@ -2,12 +2,13 @@
  * admin_http: the rule endpoints every component serves (see the header).
  *
  *   MHD thread per connection
- *     first call      -> allocate admin_request (owns the upload buffer)
+ *     first call      -> http_body_create (owns the upload buffer)
  *     upload chunks   -> append, or mark too large (keep draining)
  *     last call       -> route by method + path, answer, request freed in
  *                        admin_http_completed
  */
 #include "admin_http.h"
+#include "http_body.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -25,11 +26,6 @@ struct admin_http {
     char                           unit[RULES_UNIT_NAME_MAX];
     atomic_ulong                   pushes_by_status[RULES_ACCEPT_IO_ERROR + 1];
     atomic_ulong                   pushes_failed_hook;
-};
-
-struct admin_request {
-    struct strbuf body;
-    int           too_large;
 };
 
 int admin_http_parse_addr(const char *hostport, struct sockaddr_in *out)
@@ -83,7 +79,7 @@ static enum MHD_Result admin_http_json(struct MHD_Connection *c, unsigned int st
 }
 
 static enum MHD_Result admin_http_put_rules(struct admin_http *a, struct MHD_Connection *c,
-                                            struct admin_request *req)
+                                            struct http_body *req)
 {
     char err[512] = "";
     uint64_t version = 0;
@@ -98,8 +94,8 @@ static enum MHD_Result admin_http_put_rules(struct admin_http *a, struct MHD_Con
         goto answer;
     }
     const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, RULES_SIGN_HEADER);
-    enum rules_accept_status st = rules_keeper_accept(a->keeper, req->body.buf ? req->body.buf : "",
-                                                      req->body.len, sig, &version,
+    enum rules_accept_status st = rules_keeper_accept(a->keeper, req->buf.buf ? req->buf.buf : "",
+                                                      req->buf.len, sig, &version,
                                                       err, sizeof(err));
     atomic_fetch_add(&a->pushes_by_status[st], 1);
     status = (unsigned int)rules_accept_http_status(st);
@@ -200,7 +196,7 @@ static enum MHD_Result admin_http_get_metrics(struct admin_http *a, struct MHD_C
 
 static enum MHD_Result admin_http_route(struct admin_http *a, struct MHD_Connection *c,
                                         const char *url, const char *method,
-                                        struct admin_request *req)
+                                        struct http_body *req)
 {
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 
@@ -228,40 +224,25 @@ static enum MHD_Result admin_http_handler(void *cls, struct MHD_Connection *c, c
                                           void **con_cls)
 {
     struct admin_http *a = cls;
-    struct admin_request *req = *con_cls;
+    struct http_body *req = *con_cls;
 
     (void)version;
     if (req == NULL) {
-        req = calloc(1, sizeof(*req));
-        if (req == NULL)
-            return MHD_NO;
-        strbuf_init(&req->body);
-        *con_cls = req;
-        return MHD_YES;
+        *con_cls = http_body_create(RULES_BODY_MAX);
+        return *con_cls != NULL ? MHD_YES : MHD_NO;
     }
-    if (*upload_data_size > 0) {
-        if (req->body.len + *upload_data_size > RULES_BODY_MAX)
-            req->too_large = 1;
-        else
-            strbuf_append(&req->body, upload_data, *upload_data_size);
-        *upload_data_size = 0;
+    if (http_body_take(req, upload_data, upload_data_size))
         return MHD_YES;
-    }
     return admin_http_route(a, c, url, method, req);
 }
 
 static void admin_http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                                  enum MHD_RequestTerminationCode toe)
 {
-    struct admin_request *req = *con_cls;
-
     (void)cls;
     (void)c;
     (void)toe;
-    if (req == NULL)
-        return;
-    strbuf_deinit(&req->body);
-    free(req);
+    http_body_destroy(*con_cls);
     *con_cls = NULL;
 }
 

@@ -41,7 +41,7 @@ void rules_keeper_deinit(struct rules_keeper *k)
     pthread_mutex_destroy(&k->accept_lock);
 }
 
-static int rules_fsync_dir(const char *path, char *err, size_t errlen)
+int rules_fsync_dir(const char *path, char *err, size_t errlen)
 {
     char copy[PATH_MAX];
 
@@ -58,7 +58,7 @@ static int rules_fsync_dir(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-static int rules_write_all(int fd, const void *data, size_t len)
+int rules_write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
 

@@ -82,6 +82,12 @@ const char *rules_accept_status_name(enum rules_accept_status st);
 /* HTTP status a push endpoint answers for st (200, 401, 400, 409, 500). */
 int rules_accept_http_status(enum rules_accept_status st);
 
+/* fsync the directory holding path (a new name in it is durable). 0 or -1 (err). */
+int rules_fsync_dir(const char *path, char *err, size_t errlen);
+
+/* write(2) all of data, retrying short writes and EINTR. 0, or -1 (errno). */
+int rules_write_all(int fd, const void *data, size_t len);
+
 /*
  * Write body to path atomically and durably: temp file in the same
  * directory, fsync, rename, fsync of the directory. Returns 0 or -1 (err).

@@ -84,16 +84,16 @@ static int center_mkdir_p(const char *path)
 static int center_load_state(struct center *c, char *note, size_t notelen,
                              char *err, size_t errlen)
 {
-    char secret[PATH_MAX], path[PATH_MAX + 32];
+    char path[PATH_MAX + 32];
     struct journal_report rep;
 
     if (center_mkdir_p(c->cfg.state_dir) < 0) {
         snprintf(err, errlen, "state_dir %s: %s", c->cfg.state_dir, strerror(errno));
         return -1;
     }
-    topology_resolve_path(c->topo->dir, c->topo->secret_file, secret, sizeof(secret));
     snprintf(path, sizeof(path), "%s/rules.conf", c->cfg.state_dir);
-    if (rules_keeper_init(&c->keeper, secret, path, c->topo->unit_names, c->topo->nunits, err,
+    /* topology_load resolved secret_file against the topology's directory */
+    if (rules_keeper_init(&c->keeper, c->topo->secret_file, path, c->topo->unit_names, c->topo->nunits, err,
                           errlen) < 0)
         return -1;
     int loaded = rules_keeper_load(&c->keeper, err, errlen);
@@ -152,7 +152,7 @@ struct center *center_create(const char *config_path, char *note, size_t notelen
     c->env.topo = c->topo;
     c->env.targets = c->targets;
     c->env.ntargets = c->ntargets;
-    ctl_config_sync(&c->cfg, c->topo->dir, &c->env.sync);
+    ctl_config_sync(&c->cfg, &c->env.sync);
     snprintf(c->env.state_dir, sizeof(c->env.state_dir), "%s", c->cfg.state_dir);
     c->env.call_timeout_ms = c->cfg.push_timeout_ms;
     c->env.retry_ms = c->cfg.push_retry_ms;

@@ -125,13 +125,11 @@ out:
     return rc;
 }
 
-void ctl_config_sync(const struct ctl_config *cfg, const char *topology_dir,
-                     struct sync_config *out)
+void ctl_config_sync(const struct ctl_config *cfg, struct sync_config *out)
 {
     memset(out, 0, sizeof(*out));
     snprintf(out->method, sizeof(out->method), "%s", cfg->sync_method);
     snprintf(out->command, sizeof(out->command), "%s", cfg->sync_command);
     out->max_lag_s = cfg->sync_max_lag_s;
     out->connect_timeout_s = cfg->db_connect_timeout_s;
-    snprintf(out->topology_dir, sizeof(out->topology_dir), "%s", topology_dir);
 }

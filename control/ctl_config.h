@@ -33,7 +33,6 @@ struct ctl_config {
 int ctl_config_load(struct ctl_config *cfg, const char *path, char *err, size_t errlen);
 
 /* The sync checker settings derived from cfg. */
-void ctl_config_sync(const struct ctl_config *cfg, const char *topology_dir,
-                     struct sync_config *out);
+void ctl_config_sync(const struct ctl_config *cfg, struct sync_config *out);
 
 #endif

@@ -39,7 +39,7 @@ struct topology {
     struct topology_unit units[RULES_UNITS_MAX];
     size_t               nunits;
     int                  center;           /* index into units */
-    char                 secret_file[PATH_MAX];
+    char                 secret_file[PATH_MAX];   /* resolved against dir */
     char                 dir[PATH_MAX];    /* directory of the file */
     const char          *unit_names[RULES_UNITS_MAX]; /* -> units[i].name */
 };

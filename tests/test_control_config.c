@@ -62,10 +62,9 @@ static void test_defaults_and_paths(void **state)
     assert_string_equal(cfg.sync_method, "gtid");
 
     struct sync_config sc;
-    ctl_config_sync(&cfg, "/topo", &sc);
+    ctl_config_sync(&cfg, &sc);
     assert_string_equal(sc.method, "gtid");
     assert_int_equal(sc.max_lag_s, 5);
-    assert_string_equal(sc.topology_dir, "/topo");
 }
 
 static void test_unknown_key(void **state)

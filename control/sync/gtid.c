@@ -34,21 +34,16 @@ enum sync_status sync_sleep(atomic_int *stop, long ms)
     return stop != NULL && atomic_load(stop) ? SYNC_ABORTED : SYNC_OK;
 }
 
-static int gtid_read_password(const struct sync_config *cfg, const struct topology_db *db,
-                              char *out, size_t outlen, char *err, size_t errlen)
+/* db->password_file was resolved against the topology's directory on load. */
+static int gtid_read_password(const struct topology_db *db, char *out, size_t outlen,
+                              char *err, size_t errlen)
 {
-    char path[PATH_MAX];
-
     out[0] = '\0';
     if (db->password_file[0] == '\0')
         return 0;
-    if (topology_resolve_path(cfg->topology_dir, db->password_file, path, sizeof(path)) < 0) {
-        snprintf(err, errlen, "password file path too long");
-        return -1;
-    }
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(db->password_file, "r");
     if (f == NULL) {
-        snprintf(err, errlen, "cannot read password file %s", path);
+        snprintf(err, errlen, "cannot read password file %s", db->password_file);
         return -1;
     }
     size_t n = fread(out, 1, outlen - 1, f);
@@ -71,7 +66,7 @@ static MYSQL *gtid_connect(const struct sync_config *cfg, const struct topology_
         snprintf(err, errlen, "no database configured for this unit in the topology");
         return NULL;
     }
-    if (gtid_read_password(cfg, db, password, sizeof(password), err, errlen) < 0)
+    if (gtid_read_password(db, password, sizeof(password), err, errlen) < 0)
         return NULL;
     MYSQL *m = mysql_init(NULL);
     if (m == NULL) {

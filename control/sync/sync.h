@@ -40,7 +40,6 @@ struct sync_config {
     char command[PATH_MAX];     /* command: run through /bin/sh -c */
     long max_lag_s;             /* preflight: replication lag allowed */
     long connect_timeout_s;     /* database connections */
-    char topology_dir[PATH_MAX];/* password files are relative to it */
 };
 
 /* One cutover's view, filled by control/cutover.c. */

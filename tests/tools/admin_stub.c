@@ -65,7 +65,7 @@ int main(int argc, char **argv)
     const char *listen = NULL, *unit = NULL, *topo_path = NULL, *state = NULL;
     const char *component = "stub";
     long delay_ms = 0;
-    char err[512], secret[PATH_MAX];
+    char err[512];
     int ch, rc = 1;
 
     while ((ch = getopt_long(argc, argv, "l:u:t:s:c:d:h", opts, NULL)) != -1) {
@@ -90,8 +90,7 @@ int main(int argc, char **argv)
         return 1;
     }
     struct rules_keeper k;
-    topology_resolve_path(topo->dir, topo->secret_file, secret, sizeof(secret));
-    if (rules_keeper_init(&k, secret, state, topo->unit_names, topo->nunits, err,
+    if (rules_keeper_init(&k, topo->secret_file, state, topo->unit_names, topo->nunits, err,
                           sizeof(err)) < 0) {
         fprintf(stderr, "admin_stub: %s\n", err);
         goto out_topo;

@@ -11,7 +11,10 @@
 # Loopback only, ports 18500-18599; everything started is stopped on exit.
 #   make bench-gateway          (or: bash tests/bench/bench-gateway.sh)
 # Env: UR_BIN (unitgw's directory, default bin/), BENCH_SECONDS (10),
-# BENCH_WARMUP (2), BENCH_ROUNDS (3), BENCH_CONNS (64), BENCH_WORKERS (1).
+# BENCH_WARMUP (2), BENCH_ROUNDS (3), BENCH_CONNS (64), BENCH_WORKERS (1),
+# BENCH_SYSCALLS (0; 1 = also count each side's system calls per request
+# with strace -c during a BENCH_SYSCALL_SECONDS (3) s run: strace slows the
+# traced side, so only the per-request counts mean anything there).
 set -u
 . "$(dirname "$0")/../lib/testlib.sh"
 
@@ -73,6 +76,7 @@ nginx_conf lua "$WORKERS" "
     }"
 t_start nginx-up "$D/up/out.log" nginx -c "$D/up/nginx.conf" -p "$D/up"
 t_start nginx-lua "$D/lua/out.log" nginx -c "$D/lua/nginx.conf" -p "$D/lua"
+LUA_PID=$T_LAST_PID
 
 # ---- unitgw: forward mode (all buyers local) and redirect mode ------------------
 SECRET=$(t_secret "$D")
@@ -144,6 +148,38 @@ run "unitgw redirect (307)" "http://127.0.0.1:$GWR/x" 5001
 echo "medians: nginx+Lua $NGX_RPS req/s p99 $NGX_P99 ms; unitgw $GW_RPS req/s p99 $GW_P99 ms"
 echo "ratio unitgw / nginx+Lua: $(awk -v a="$GW_RPS" -v b="$NGX_RPS" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "?" }')" \
      "(p99 $GW_P99 ms vs $NGX_P99 ms)"
+
+# ---- system calls per request (optional) -------------------------------------------
+# syscalls NAME URL PID...: strace -c the processes during a wrk run; prints the
+# calls per request (those at 0.05 or more, in strace's order: most time first)
+syscalls() {
+    local name=$1 url=$2 sp req
+    shift 2
+    # shellcheck disable=SC2046
+    strace -c -f $(printf -- '-p %s ' "$@") -o "$D/$name.strace" 2>/dev/null &
+    sp=$!
+    sleep 0.5
+    wrk -t2 -c"$CONNS" -d"${BENCH_SYSCALL_SECONDS:-3}s" -H "X-Buyer-Id: 1" "$url" >"$D/$name.wrk" 2>&1
+    kill -INT $sp
+    wait $sp 2>/dev/null
+    req=$(awk '/requests in/ {print $1}' "$D/$name.wrk")
+    awk -v n="${req:-0}" -v name="$name" '
+        $1 ~ /^[0-9.]+$/ && $NF != "total" { k[++m] = $NF; c[$NF] = $4; t += $4 }
+        END { if (n == 0) { print name ": no requests"; exit }
+              printf "%s: %.2f syscalls/request (%d requests):", name, t / n, n
+              for (i = 1; i <= m; i++) if (c[k[i]] / n >= 0.05) printf " %s %.2f", k[i], c[k[i]] / n
+              print "" }' \
+        "$D/$name.strace"
+}
+if [ "${BENCH_SYSCALLS:-0}" = 1 ]; then
+    if command -v strace >/dev/null; then
+        # shellcheck disable=SC2046
+        syscalls "nginx+Lua workers" "http://127.0.0.1:$LUA/x" $(pgrep -P "$LUA_PID")
+        syscalls "unitgw" "http://127.0.0.1:$GW/x" "$GW_PID"
+    else
+        echo "bench-gateway: strace missing: no system call counts"
+    fi
+fi
 
 # ---- RSS with 1000 idle keep-alive connections ---------------------------------------
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }

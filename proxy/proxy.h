@@ -43,7 +43,8 @@
 #define PROXY_ERR_KILLED         7421   /* closed by a ban drain */
 
 #define PROXY_BUF_CHUNK   (64u * 1024)  /* backend read-ahead, client soft cap */
-#define PROXY_BUF_KEEP    (32u * 1024)  /* an idle connection keeps buffers this small */
+#define PROXY_BUF_KEEP    (32u * 1024)  /* client read-ahead is half this */
+#define PROXY_BUF_ACTIVE  (2 * PROXY_BUF_CHUNK) /* a busy connection keeps buffers this small */
 
 /* A byte buffer: data[start..end) holds the bytes not yet consumed. */
 struct pbuf {
@@ -137,6 +138,7 @@ struct proxy_conn {
     atomic_bool kill;           /* the drain asks the worker to close it */
     bool        kill_pending;   /* close once the statement in flight ends */
     bool        counted_trans;  /* counted in open_transactions */
+    bool        busy;           /* had traffic since the last sweep */
 };
 
 struct proxy_metrics {

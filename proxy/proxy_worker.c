@@ -15,8 +15,12 @@
  *   the side that fills it, so a slow client slows the backend, never the
  *   proxy's memory.
  *
- * Level-triggered epoll; every socket is non-blocking; buffers of idle
- * connections are freed so an idle client costs a few hundred bytes.
+ * Level-triggered epoll (interest sets change only when a buffer fills or
+ * a side closes, so steady traffic costs no epoll_ctl); one recv and one
+ * send per direction per statement; result bytes are copied once, socket
+ * to bin to socket. Buffers stay while a connection is busy (no malloc per
+ * statement) and are freed after a tick without traffic, so an idle client
+ * costs a few hundred bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -103,13 +107,14 @@ void pbuf_free(struct pbuf *b)
 }
 
 /*
- * An empty buffer of an idle connection gives back memory beyond
- * PROXY_BUF_KEEP: small buffers stay (no malloc per statement), the 16 MB a
- * large row needed does not.
+ * An empty buffer gives back its memory when it is larger than keep: after
+ * each response the 16 MB a large row needed goes (keep PROXY_BUF_ACTIVE,
+ * so a busy connection mallocs nothing per statement), and the sweep frees
+ * every empty buffer of a connection idle for a tick (keep 0).
  */
-static void pbuf_trim(struct pbuf *b)
+static void pbuf_trim(struct pbuf *b, size_t keep)
 {
-    if (b->start == b->end && b->cap > PROXY_BUF_KEEP)
+    if (b->start == b->end && b->cap > keep)
         pbuf_free(b);
 }
 
@@ -149,6 +154,12 @@ fail:
 }
 
 /* ---- connections ----------------------------------------------------------- */
+
+/* Send n bytes from b's start (send, not write: no VFS layer, no SIGPIPE). */
+static ssize_t conn_send(int fd, const struct pbuf *b, size_t n)
+{
+    return send(fd, b->data + b->start, n, MSG_NOSIGNAL);
+}
 
 static bool conn_want_client_read(const struct proxy_conn *c)
 {
@@ -251,7 +262,7 @@ static int conn_read(int fd, struct pbuf *b, size_t want)
 {
     if (pbuf_reserve(b, want) != 0)
         return -1;
-    ssize_t n = read(fd, b->data + b->end, b->cap - b->end);
+    ssize_t n = recv(fd, b->data + b->end, b->cap - b->end, 0);
     if (n > 0) {
         b->end += (size_t)n;
         return 1;
@@ -264,7 +275,7 @@ static int conn_read(int fd, struct pbuf *b, size_t want)
 static int conn_on_client(struct proxy_conn *c, uint32_t ev)
 {
     if (ev & EPOLLOUT) {
-        ssize_t n = write(c->cfd, c->bin.data + c->bin.start, c->bready);
+        ssize_t n = conn_send(c->cfd, &c->bin, c->bready);
         if (n < 0 && errno != EAGAIN && errno != EINTR)
             return -1;
         if (n > 0) {
@@ -300,7 +311,7 @@ static int conn_on_backend(struct proxy_conn *c, uint32_t ev)
         return 0;
     }
     if ((ev & EPOLLOUT) && pbuf_len(&c->bout) > 0) {
-        ssize_t n = write(c->bfd, c->bout.data + c->bout.start, pbuf_len(&c->bout));
+        ssize_t n = conn_send(c->bfd, &c->bout, pbuf_len(&c->bout));
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
             conn_backend_lost(c, strerror(errno));
             return 0;
@@ -335,14 +346,14 @@ static int conn_on_backend(struct proxy_conn *c, uint32_t ev)
 static int conn_flush(struct proxy_conn *c)
 {
     if (c->bfd >= 0 && c->phase != PROXY_PHASE_CONNECTING && pbuf_len(&c->bout) > 0) {
-        ssize_t n = write(c->bfd, c->bout.data + c->bout.start, pbuf_len(&c->bout));
+        ssize_t n = conn_send(c->bfd, &c->bout, pbuf_len(&c->bout));
         if (n > 0)
             pbuf_consume(&c->bout, (size_t)n);
         else if (n < 0 && errno != EAGAIN && errno != EINTR)
             conn_backend_lost(c, strerror(errno));
     }
     if (c->bready > 0) {
-        ssize_t n = write(c->cfd, c->bin.data + c->bin.start, c->bready);
+        ssize_t n = conn_send(c->cfd, &c->bin, c->bready);
         if (n > 0) {
             pbuf_consume(&c->bin, (size_t)n);
             c->bready -= (size_t)n;
@@ -357,11 +368,12 @@ static int conn_after_event(struct proxy_conn *c)
 {
     if (conn_flush(c) != 0)
         return -1;
+    c->busy = true;
     if (c->resp == PROXY_RESP_NONE && !c->client_raw) {
-        pbuf_trim(&c->cin);
-        pbuf_trim(&c->bout);
+        pbuf_trim(&c->cin, PROXY_BUF_ACTIVE);
+        pbuf_trim(&c->bout, PROXY_BUF_ACTIVE);
         if (c->bready == 0)
-            pbuf_trim(&c->bin);
+            pbuf_trim(&c->bin, PROXY_BUF_ACTIVE);
     }
     conn_update_events(c);
     return 0;
@@ -436,7 +448,21 @@ static void worker_accept(struct proxy_worker *w)
     }
 }
 
-/* Connect deadlines and kill requests from the drain. */
+/* A connection without traffic for a tick keeps no buffers. */
+static void conn_trim_idle(struct proxy_conn *c)
+{
+    if (c->busy) {
+        c->busy = false;
+        return;
+    }
+    if (c->resp != PROXY_RESP_NONE || c->client_raw || c->bready > 0)
+        return;
+    pbuf_trim(&c->cin, 0);
+    pbuf_trim(&c->bout, 0);
+    pbuf_trim(&c->bin, 0);
+}
+
+/* Connect deadlines, kill requests from the drain, idle buffers. */
 static void worker_sweep(struct proxy_worker *w)
 {
     int64_t now = proxy_now_ms();
@@ -444,6 +470,7 @@ static void worker_sweep(struct proxy_worker *w)
 
     for (; c; c = next) {
         next = c->next;
+        conn_trim_idle(c);
         if (atomic_exchange(&c->kill, false))
             c->kill_pending = true;
         if (c->kill_pending && c->resp == PROXY_RESP_NONE && c->bfd >= 0) {

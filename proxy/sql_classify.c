@@ -8,6 +8,7 @@
  *      UPDATE          table refs SET assignments [WHERE ...]
  *      DELETE          [targets] FROM table refs [WHERE ...]
  *      SELECT          ... FROM table refs [WHERE ...] ... FOR UPDATE?
+ *                      (no FOR / LOCK word at all: only lexed, a read)
  *      LOAD DATA       ... INTO TABLE t  (keys only from a hint)
  *      WITH ...        the first verb at depth 0 decides
  *
@@ -669,12 +670,32 @@ static void p_delete(struct parser *p)
     }
 }
 
+/*
+ * Does the rest of the statement hold a FOR or LOCK word anywhere? Without
+ * one a SELECT cannot lock rows, and the lexing done here is all it costs:
+ * no table lookups, no key extraction.
+ */
+static bool p_select_may_lock(struct parser *p)
+{
+    for (; !p_end(p); p_next(p))
+        if (p_is(p, "FOR") || p_is(p, "LOCK"))
+            return true;
+    return false;
+}
+
 /* SELECT: a write only when it locks rows. */
 static void p_select(struct parser *p)
 {
     bool locking = false, where = false;
     int depth = 0;
+    struct sql_lexer at = p->lx;
+    struct sql_tok tok = p->tok;
 
+    p_next(p);
+    if (!p_select_may_lock(p))
+        return;                         /* a plain read: nothing to extract */
+    p->lx = at;                         /* parse it for real */
+    p->tok = tok;
     p_next(p);
     while (!p_end(p)) {
         if (p_punct(p, '(')) {

@@ -123,6 +123,12 @@ static const struct row rows[] = {
     { "SELECT (SELECT 1 FROM t FOR UPDATE) FROM orders WHERE buyer_id = 1", R, "", "", SQL_VERB_SELECT },
     { "SELECT * FROM sellers WHERE id = 1 FOR UPDATE", W | C, "", "", SQL_VERB_SELECT },
     { "WITH c AS (SELECT 1) SELECT * FROM orders WHERE buyer_id = 52 FOR UPDATE", W | U, "52", "", SQL_VERB_SELECT },
+    /* plain reads take the fast path (no FOR / LOCK word): nothing extracted */
+    { "SELECT `for`, 'lock' FROM orders WHERE buyer_id = 53", R, "", "", SQL_VERB_SELECT },
+    { "(SELECT a FROM orders WHERE buyer_id = 54) UNION (SELECT a FROM orders)", R, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM orders FOR SYSTEM_TIME ALL WHERE buyer_id = 55", R, "", "", SQL_VERB_SELECT },
+    { "select * from orders where buyer_id = 56 lock in share mode", W | U, "56", "", SQL_VERB_SELECT },
+    { "SELECT a FROM orders UNION SELECT a FROM orders WHERE buyer_id = 57 FOR UPDATE", W | U, "57", "", SQL_VERB_SELECT },
     /* load data */
     { "LOAD DATA LOCAL INFILE '/tmp/o.csv' INTO TABLE orders", W | U | UNK, "", "", SQL_VERB_LOAD_DATA },
     { "/* sharding_key=60 */ LOAD DATA INFILE 'f' INTO TABLE orders", W | U | UNK | HINT, "", "", SQL_VERB_LOAD_DATA },

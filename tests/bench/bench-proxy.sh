@@ -9,10 +9,18 @@
 # write's key is extracted from the prepared statement's parameters and
 # checked. HAProxy inspects nothing.
 #
-# Environment: BENCH_TIME (seconds per run, default 10), BENCH_THREADS
+# The machine is small and shared, so one run of each says little: after a
+# warm-up run per test through each target, every test runs BENCH_ROUNDS
+# rounds, each round direct / haproxy / unitproxy in turn (the order rotates
+# every round), and the medians are reported. Per-round figures are printed
+# as "round N: ..." lines; the median lines keep the shape
+# "<test> <target> <queries/s> <p95 ms>" that tests/bench/bench-all.sh reads.
+#
+# Environment: BENCH_TIME (seconds per run, default 8), BENCH_ROUNDS (3),
+# BENCH_WARMUP (seconds of warm-up per test and target, 3), BENCH_THREADS
 # (sysbench threads, 16), BENCH_PROXY_THREADS (HAProxy nbthread and unitproxy
 # workers, the same for both, default 1), BENCH_IDLE (idle connections for
-# the RSS figure, 1000).
+# the RSS figure, 1000). Default total: about 3.5 minutes.
 # Ports: MariaDB 3420; HAProxy 19501; unitproxy 19521, admin 19591.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,7 +28,9 @@ if [ -z "${UR_DB1_PORT:-}" ]; then
     exec bash "$ROOT/tests/harness/mariadb-cluster.sh" with 1 3420 -- bash "$0" "$@"
 fi
 BIN=${UR_BIN:-$ROOT/bin}
-TIME=${BENCH_TIME:-10}
+TIME=${BENCH_TIME:-8}
+ROUNDS=${BENCH_ROUNDS:-3}
+WARMUP=${BENCH_WARMUP:-3}
 THREADS=${BENCH_THREADS:-16}
 IDLE=${BENCH_IDLE:-1000}
 PT=${BENCH_PROXY_THREADS:-1}
@@ -111,8 +121,8 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary @"$T/rules.co
        -H "X-Unitroute-Signature: $sig" "http://127.0.0.1:$ADM/v1/rules")
 [ "$code" = 200 ] || { echo "rule push failed: $code"; exit 1; }
 
-run() { # run TEST PORT -> "qps p95"
-    sysbench "$1" "${SB_COMMON[@]}" --mysql-port="$2" --threads="$THREADS" --time="$TIME" \
+run() { # run TEST PORT SECONDS -> "qps p95"
+    sysbench "$1" "${SB_COMMON[@]}" --mysql-port="$2" --threads="$THREADS" --time="$3" \
         --percentile=95 --rand-type=uniform run >"$T/run.log" 2>&1
     local qps p95
     qps=$(sed -n 's/.*queries: .*(\([0-9.]*\) per sec.*/\1/p' "$T/run.log")
@@ -122,25 +132,43 @@ run() { # run TEST PORT -> "qps p95"
     fi
     echo "${qps:-0} ${p95:-0}"
 }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END {
+    if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2];
+    else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+port_of() {
+    case $1 in
+    direct) echo "$UR_DB1_PORT" ;;
+    haproxy) echo "$HAP" ;;
+    unitproxy) echo "$PX" ;;
+    esac
+}
 
-echo "sysbench: $THREADS threads, ${TIME}s per run; HAProxy nbthread = unitproxy workers = $PT; $(nproc) CPUs shared by all"
-printf '%-18s %-10s %12s %10s\n' test target "queries/s" "p95 ms"
+TARGETS=(direct haproxy unitproxy)
+echo "sysbench: $THREADS threads, ${TIME}s per run, $ROUNDS rounds (alternating targets), ${WARMUP}s warm-up; HAProxy nbthread = unitproxy workers = $PT; $(nproc) CPUs shared by all"
 for test in oltp_point_select oltp_read_write; do
+    declare -A QS=() PS=()
+    for target in "${TARGETS[@]}"; do
+        run $test "$(port_of $target)" "$WARMUP" >/dev/null
+    done
+    for r in $(seq "$ROUNDS"); do
+        for i in 0 1 2; do
+            target=${TARGETS[$(( (i + r - 1) % 3 ))]}
+            read -r qps p95 < <(run $test "$(port_of $target)" "$TIME")
+            QS[$target]+="$qps "
+            PS[$target]+="$p95 "
+            printf 'round %d: %-18s %-10s %12s q/s %8s ms p95\n' "$r" "$test" "$target" "$qps" "$p95"
+        done
+    done
+    printf '%-18s %-10s %12s %10s   (medians of %d rounds)\n' test target "queries/s" "p95 ms" "$ROUNDS"
     declare -A Q=()
-    for target in direct haproxy unitproxy; do
-        case $target in
-        direct) port=$UR_DB1_PORT ;;
-        haproxy) port=$HAP ;;
-        unitproxy) port=$PX ;;
-        esac
-        read -r qps p95 < <(run $test $port)
-        Q[$target]=$qps
-        printf '%-18s %-10s %12s %10s\n' "$test" "$target" "$qps" "$p95"
+    for target in "${TARGETS[@]}"; do
+        Q[$target]=$(echo "${QS[$target]}" | median)
+        printf '%-18s %-10s %12s %10s\n' "$test" "$target" "${Q[$target]}" "$(echo "${PS[$target]}" | median)"
     done
     awk -v t="$test" -v d="${Q[direct]}" -v h="${Q[haproxy]}" -v u="${Q[unitproxy]}" 'BEGIN {
         printf "%-18s unitproxy/haproxy = %.2fx (target >= 1.0), unitproxy/direct = %.2fx (target >= 0.6)\n",
                t, (h > 0 ? u / h : 0), (d > 0 ? u / d : 0) }'
-    unset Q
+    unset Q QS PS
 done
 refused=$(curl -s "http://127.0.0.1:$ADM/metrics" | sed -n 's/^unitproxy_statements_total{class="write",outcome="refused"} //p')
 echo "unitproxy refused writes during the runs: ${refused:-?} (expected 0)"

@@ -88,21 +88,6 @@ static enum sync_status command_wait(const struct sync_config *cfg, const struct
     return SYNC_ERROR;
 }
 
-/* The position is informative for the command: an unreadable one is "". */
-static enum sync_status command_ban_point(const struct sync_config *cfg,
-                                          const struct sync_ctx *c, char *pos, size_t poslen,
-                                          char *err, size_t errlen)
-{
-    char ignored[256];
-
-    (void)err;
-    (void)errlen;
-    if (c->source_db == NULL || c->source_db->host[0] == '\0' ||
-        sync_gtid_ban_point(cfg, c, pos, poslen, ignored, sizeof(ignored)) != SYNC_OK)
-        pos[0] = '\0';
-    return SYNC_OK;
-}
-
 static enum sync_status command_preflight(const struct sync_config *cfg,
                                           const struct sync_ctx *c, char *err, size_t errlen)
 {
@@ -115,5 +100,5 @@ static enum sync_status command_preflight(const struct sync_config *cfg,
 }
 
 const struct sync_checker sync_checker_command = {
-    "command", command_preflight, command_ban_point, command_wait,
+    "command", command_preflight, sync_informative_ban_point, command_wait,
 };

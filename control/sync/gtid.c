@@ -161,6 +161,20 @@ out:
     return st;
 }
 
+enum sync_status sync_informative_ban_point(const struct sync_config *cfg,
+                                            const struct sync_ctx *c, char *pos, size_t poslen,
+                                            char *err, size_t errlen)
+{
+    char ignored[256];
+
+    (void)err;
+    (void)errlen;
+    if (c->source_db == NULL || c->source_db->host[0] == '\0' ||
+        sync_gtid_ban_point(cfg, c, pos, poslen, ignored, sizeof(ignored)) != SYNC_OK)
+        pos[0] = '\0';
+    return SYNC_OK;
+}
+
 /* MASTER_GTID_WAIT / WAIT_FOR_EXECUTED_GTID_SET with pos escaped. */
 static enum sync_status gtid_wait(const struct sync_config *cfg, const struct sync_ctx *c,
                                   const char *pos, long timeout_ms, char *err, size_t errlen)

@@ -18,20 +18,6 @@ static enum sync_status manual_preflight(const struct sync_config *cfg,
     return SYNC_OK;
 }
 
-static enum sync_status manual_ban_point(const struct sync_config *cfg,
-                                         const struct sync_ctx *c, char *pos, size_t poslen,
-                                         char *err, size_t errlen)
-{
-    char ignored[256];
-
-    (void)err;
-    (void)errlen;
-    if (c->source_db == NULL || c->source_db->host[0] == '\0' ||
-        sync_gtid_ban_point(cfg, c, pos, poslen, ignored, sizeof(ignored)) != SYNC_OK)
-        pos[0] = '\0';
-    return SYNC_OK;
-}
-
 static enum sync_status manual_wait(const struct sync_config *cfg, const struct sync_ctx *c,
                                     const char *pos, long timeout_ms, char *err, size_t errlen)
 {
@@ -52,5 +38,5 @@ static enum sync_status manual_wait(const struct sync_config *cfg, const struct 
 }
 
 const struct sync_checker sync_checker_manual = {
-    "manual", manual_preflight, manual_ban_point, manual_wait,
+    "manual", manual_preflight, sync_informative_ban_point, manual_wait,
 };

@@ -80,6 +80,14 @@ enum sync_status sync_gtid_preflight(const struct sync_config *cfg, const struct
                                      char *err, size_t errlen);
 enum sync_status sync_gtid_ban_point(const struct sync_config *cfg, const struct sync_ctx *c,
                                      char *pos, size_t poslen, char *err, size_t errlen);
+/*
+ * The ban point of the command and manual checkers: the GTID position when
+ * the source's database can be read (informative: passed to the command,
+ * shown to the operator), "" when it cannot. Never fails.
+ */
+enum sync_status sync_informative_ban_point(const struct sync_config *cfg,
+                                            const struct sync_ctx *c, char *pos, size_t poslen,
+                                            char *err, size_t errlen);
 
 /* Sleep up to ms in small slices; SYNC_ABORTED if stop got set. */
 enum sync_status sync_sleep(atomic_int *stop, long ms);

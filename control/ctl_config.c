@@ -81,11 +81,8 @@ int ctl_config_load(struct ctl_config *cfg, const char *path, char *err, size_t 
         if (ctl_set(cfg, &ctl_keys[i], ctl_keys[i].def, dir, err, errlen, path) < 0)
             return -1;
     config_init(&c);
-    if (config_read_file(&c, path) != CONFIG_TRUE) {
-        snprintf(err, errlen, "%s:%d: %s", path, config_error_line(&c),
-                 config_error_text(&c) ? config_error_text(&c) : "cannot read");
+    if (topology_read_config(&c, path, err, errlen) < 0)
         goto out;
-    }
     config_setting_t *root = config_root_setting(&c);
     for (int i = 0; i < config_setting_length(root); i++) {
         config_setting_t *s = config_setting_get_elem(root, (unsigned)i);

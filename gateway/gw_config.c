@@ -451,14 +451,8 @@ struct gw_config *gw_config_load(const char *path, char *err, size_t errlen)
     snprintf(copy, sizeof(copy), "%s", path);
     snprintf(c.dir, sizeof(c.dir), "%s", dirname(copy));
     config_init(&file);
-    if (config_read_file(&file, path) != CONFIG_TRUE) {
-        if (config_error_type(&file) == CONFIG_ERR_FILE_IO)
-            snprintf(err, errlen, "%s: cannot read the file", path);
-        else
-            snprintf(err, errlen, "%s:%d: %s", path, config_error_line(&file),
-                     config_error_text(&file));
+    if (topology_read_config(&file, path, err, errlen) < 0)
         goto fail;
-    }
     if (gw_read_keys(&c, &file, cfg) < 0 || gw_finish(&c, cfg) < 0)
         goto fail;
     config_destroy(&file);

@@ -238,11 +238,8 @@ int proxy_config_load(const char *path, struct proxy_config *c, char *err, size_
     snprintf(tmp, sizeof(tmp), "%s", path);
     snprintf(cx.dir, sizeof(cx.dir), "%s", dirname(tmp));
     config_init(&cfg);
-    if (config_read_file(&cfg, path) != CONFIG_TRUE) {
-        snprintf(err, errlen, "%s:%d: %s", path, config_error_line(&cfg),
-                 config_error_text(&cfg) ? config_error_text(&cfg) : "cannot read");
+    if (topology_read_config(&cfg, path, err, errlen) < 0)
         goto out;
-    }
     if (conf_group(&cx, config_root_setting(&cfg), top_keys, c) != 0)
         goto out;
     if (log_level_parse(c->log_level) < 0) {

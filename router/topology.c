@@ -1,6 +1,7 @@
 #include "topology.h"
 
 #include <libconfig.h>
+#include <errno.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +36,20 @@ int topology_resolve_path(const char *dir, const char *path, char *out, size_t o
                 ? snprintf(out, outlen, "%s", path)
                 : snprintf(out, outlen, "%s/%s", dir, path);
     return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+int topology_read_config(struct config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    errno = 0;
+    if (config_read_file(cfg, path) == CONFIG_TRUE)
+        return 0;
+    if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
+        snprintf(err, errlen, "%s: cannot read the file: %s", path,
+                 errno ? strerror(errno) : "I/O error");
+    else
+        snprintf(err, errlen, "%s:%d: %s", path, config_error_line(cfg),
+                 config_error_text(cfg) ? config_error_text(cfg) : "syntax error");
+    return -1;
 }
 
 static int topology_check_keys(struct topology_ctx *c, const config_setting_t *group,
@@ -228,11 +243,8 @@ struct topology *topology_load(const char *path, char *err, size_t errlen)
     snprintf(copy, sizeof(copy), "%s", path);
     snprintf(t->dir, sizeof(t->dir), "%s", dirname(copy));
     config_init(&cfg);
-    if (config_read_file(&cfg, path) != CONFIG_TRUE) {
-        snprintf(err, errlen, "%s:%d: %s", path, config_error_line(&cfg),
-                 config_error_text(&cfg));
+    if (topology_read_config(&cfg, path, err, errlen) < 0)
         goto fail;
-    }
     if (topology_read(&c, t, &cfg) < 0)
         goto fail;
     config_destroy(&cfg);

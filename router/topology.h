@@ -53,6 +53,14 @@ void topology_destroy(struct topology *t);
 int topology_unit_index(const struct topology *t, const char *name);
 
 /*
+ * Read the libconfig file path into cfg (config_init done by the caller).
+ * Returns 0, or -1 with "path: cannot read the file: why" or
+ * "path:line: message" in err. Shared by every config loader.
+ */
+struct config_t;
+int topology_read_config(struct config_t *cfg, const char *path, char *err, size_t errlen);
+
+/*
  * Resolve path relative to dir (unless absolute) into out. Returns 0, or -1
  * if it does not fit. Shared by every config loader.
  */

@@ -27,23 +27,7 @@ STUB_UNITS=(dc-a dc-a dc-b dc-b)
 STUB_KINDS=(gateway proxy gateway proxy)
 declare -A STUB_PID
 
-t_secret "$D" >/dev/null
-(umask 077; head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$D/token")
-cat >"$D/topology.conf" <<EOF
-secret_file = "secret.key";
-center = "dc-a";
-units = (
-  { name = "dc-a"; public_url = "http://127.0.0.1:20311";
-    gateway_admin = [ "127.0.0.1:20301" ]; proxy_admin = [ "127.0.0.1:20302" ];
-    db = { host = "127.0.0.1"; port = $UR_DB1_PORT; user = "unitroute";
-           password_file = "$UR_DB_PASSWORD_FILE"; }; },
-  { name = "dc-b"; public_url = "http://127.0.0.1:20312";
-    gateway_admin = [ "127.0.0.1:20303" ]; proxy_admin = [ "127.0.0.1:20304" ];
-    db = { host = "127.0.0.1"; port = $UR_DB2_PORT; user = "unitroute";
-           password_file = "$UR_DB_PASSWORD_FILE"; }; }
-);
-EOF
-cp "$UR_ROOT/conf/rules.conf" "$D/rules.conf"
+t_two_units "$D" 20300
 cat >"$D/control.conf" <<EOF
 listen = "127.0.0.1:$CTL_PORT";
 topology = "topology.conf";

@@ -15,23 +15,7 @@ fi
 
 D=$(t_tmpdir)
 CTL_PORT=20630
-t_secret "$D" >/dev/null
-(umask 077; head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$D/token")
-cat >"$D/topology.conf" <<EOF
-secret_file = "secret.key";
-center = "dc-a";
-units = (
-  { name = "dc-a"; public_url = "http://127.0.0.1:20611";
-    gateway_admin = [ "127.0.0.1:20601" ]; proxy_admin = [ "127.0.0.1:20602" ];
-    db = { host = "127.0.0.1"; port = $UR_DB1_PORT; user = "unitroute";
-           password_file = "$UR_DB_PASSWORD_FILE"; }; },
-  { name = "dc-b"; public_url = "http://127.0.0.1:20612";
-    gateway_admin = [ "127.0.0.1:20603" ]; proxy_admin = [ "127.0.0.1:20604" ];
-    db = { host = "127.0.0.1"; port = $UR_DB2_PORT; user = "unitroute";
-           password_file = "$UR_DB_PASSWORD_FILE"; }; }
-);
-EOF
-cp "$UR_ROOT/conf/rules.conf" "$D/rules.conf"
+t_two_units "$D" 20600
 cat >"$D/control.conf" <<EOF
 listen = "127.0.0.1:$CTL_PORT";
 topology = "topology.conf";

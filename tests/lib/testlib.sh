@@ -80,6 +80,32 @@ t_secret() {
     echo "$f"
 }
 
+# t_two_units DIR BASEPORT: in DIR, a rule-signing secret (secret.key), an
+# API token (token), conf/rules.conf (rules.conf) and a two-unit topology
+# (topology.conf) whose admin endpoints are BASEPORT+1 (dc-a gateway), +2
+# (dc-a proxy), +3 (dc-b gateway), +4 (dc-b proxy), public URLs BASEPORT+11
+# and +12, and databases those of the MariaDB harness (UR_DB1/2_PORT).
+t_two_units() {
+    local d=$1 b=$2
+    t_secret "$d" >/dev/null
+    (umask 077; head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$d/token")
+    cp "$UR_ROOT/conf/rules.conf" "$d/rules.conf"
+    cat >"$d/topology.conf" <<EOF
+secret_file = "secret.key";
+center = "dc-a";
+units = (
+  { name = "dc-a"; public_url = "http://127.0.0.1:$((b + 11))";
+    gateway_admin = [ "127.0.0.1:$((b + 1))" ]; proxy_admin = [ "127.0.0.1:$((b + 2))" ];
+    db = { host = "127.0.0.1"; port = $UR_DB1_PORT; user = "unitroute";
+           password_file = "$UR_DB_PASSWORD_FILE"; }; },
+  { name = "dc-b"; public_url = "http://127.0.0.1:$((b + 12))";
+    gateway_admin = [ "127.0.0.1:$((b + 3))" ]; proxy_admin = [ "127.0.0.1:$((b + 4))" ];
+    db = { host = "127.0.0.1"; port = $UR_DB2_PORT; user = "unitroute";
+           password_file = "$UR_DB_PASSWORD_FILE"; }; }
+);
+EOF
+}
+
 # t_sign SECRETFILE FILE: hex HMAC-SHA256 of FILE's bytes.
 t_sign() {
     openssl dgst -sha256 -hmac "$(cat "$1")" -r "$2" | cut -d' ' -f1

@@ -18,9 +18,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 stack_init "$D" 22000
-stack_ports_free && stack_start_db && stack_start_all &&
-    stack_wait_http "http://127.0.0.1:$P_CTL/" && stack_wait_versions 1 ||
-    { echo "bench-cutover-load: the system did not start"; exit 1; }
+stack_up || { echo "bench-cutover-load: the system did not start"; exit 1; }
 
 stack_load main 1000000 "$LOAD_S" --concurrency 32 &
 lp=$!

@@ -17,9 +17,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 stack_init "$D" 22100
-stack_ports_free && stack_start_db && stack_start_all &&
-    stack_wait_http "http://127.0.0.1:$P_CTL/" && stack_wait_versions 1 ||
-    { echo "bench-cutover: the system did not start"; exit 1; }
+stack_up || { echo "bench-cutover: the system did not start"; exit 1; }
 
 to=dc-a
 for ((k = 1; k <= N; k++)); do

@@ -46,8 +46,7 @@ EOF
         sed -i "s|^sync_method = .*|sync_method = \"command\";|; s|^sync_command = .*|sync_command = \"$S_DIR/gate.sh\";|" \
             "$S_CONF/control.conf"
     fi
-    stack_ports_free && stack_start_db && stack_start_all &&
-        stack_wait_http "http://127.0.0.1:$P_CTL/" && stack_wait_versions 1
+    stack_up
 }
 
 wait_file() { # wait_file PATH SECONDS

@@ -7,6 +7,8 @@
 #                              copy of conf/ whose ports are moved to
 #                              BASEPORT..BASEPORT+12 (so tests never collide
 #                              with a running demo)
+#   stack_up                   all of it: ports free, MariaDB, components,
+#                              every gateway and proxy on rule version 1
 #   stack_start_db             MariaDB pair + schema
 #   stack_start NAME           proxy-a proxy-b app-a app-b gateway-a gateway-b control
 #   stack_kill NAME [SIGNAL]   stop one (TERM by default, KILL for a crash)
@@ -128,6 +130,12 @@ stack_stop_all() {
 stack_start_all() {
     stack_start proxy-a && stack_start proxy-b && stack_start app-a && stack_start app-b &&
         stack_start gateway-a && stack_start gateway-b && stack_start control
+}
+
+# stack_up: the whole system running its first rules; 0 or 1
+stack_up() {
+    stack_ports_free && stack_start_db && stack_start_all &&
+        stack_wait_http "http://127.0.0.1:$P_CTL/" && stack_wait_versions 1
 }
 
 # stack_wait_http URL [SECONDS]

@@ -7,10 +7,16 @@
  *                      [ON DUPLICATE KEY UPDATE a = v]
  *      UPDATE          table refs SET assignments [WHERE ...]
  *      DELETE          [targets] FROM table refs [WHERE ...]
- *      SELECT          ... FROM table refs [WHERE ...] ... FOR UPDATE?
- *                      (no FOR / LOCK word at all: only lexed, a read)
+ *      SELECT          only lexed (a read) unless a FOR / LOCK word was seen
  *      LOAD DATA       ... INTO TABLE t  (keys only from a hint)
- *      WITH ...        the first verb at depth 0 decides
+ *      WITH ... / (    the first verb at depth 0 decides
+ *
+ *   then, if a FOR / LOCK word was lexed in a SELECT, INSERT, REPLACE,
+ *   UPDATE, DELETE, SET or DO statement -> p_locking: one more pass from the
+ *   statement's start finds locking clauses (FOR UPDATE, FOR SHARE, LOCK IN
+ *   SHARE MODE) at any depth and every table of every FROM / JOIN list at any
+ *   depth. A locking clause makes the statement a write to all of them. Keys
+ *   only for the simple form (below, p_select_keys); else key_unknown.
  *
  * Anything the simple forms do not cover leaves key_unknown set, so a
  * unit-table write without a usable key is refused rather than let through.
@@ -41,6 +47,11 @@ struct parser {
     struct table_ref         refs[SQL_TABLE_REFS_MAX];
     size_t                   nrefs;
     int                      nomem;
+    bool                     lock_word;  /* a FOR or LOCK word was lexed */
+    bool                     lock_scan;  /* the form may hold a locking clause */
+    bool                     select_first; /* first word SELECT or WITH */
+    struct sql_lexer         main_lx;    /* at the main SELECT (after WITH) */
+    struct sql_tok           main_tok;
 };
 
 /* ---- sql_stmt ------------------------------------------------------------- */
@@ -114,9 +125,16 @@ int sql_stmt_add_key(struct sql_stmt *st, uint64_t key)
 
 /* ---- parser helpers --------------------------------------------------------- */
 
+/*
+ * Every locking clause starts with FOR or LOCK: noting those words as they
+ * are lexed lets a plain read cost one lexing pass and nothing more.
+ */
 static void p_next(struct parser *p)
 {
     sql_lexer_next(&p->lx, &p->tok);
+    if (p->tok.type == SQL_TOK_WORD && (p->tok.n == 3 || p->tok.n == 4) &&
+        (sql_tok_is(&p->tok, "FOR") || sql_tok_is(&p->tok, "LOCK")))
+        p->lock_word = true;
 }
 
 static bool p_is(struct parser *p, const char *kw)
@@ -229,7 +247,27 @@ static const struct sql_table_rule *table_lookup(const struct parser *p,
     return NULL;
 }
 
-/* Parse `[schema.]name [[AS] alias]` at the current token into a new ref. */
+/* The statement writes table r (NULL: not configured, nothing to note). */
+static void rule_written(struct sql_stmt *st, const struct sql_table_rule *r)
+{
+    if (r == NULL)
+        return;
+    if (r->cls == SQL_TABLE_UNIT && !st->unit_table) {
+        st->unit_table = true;
+        snprintf(st->table, sizeof(st->table), "%s", r->name);
+        snprintf(st->column, sizeof(st->column), "%s", r->column);
+    } else if (r->cls == SQL_TABLE_CENTER && !st->center_table) {
+        st->center_table = true;
+        if (!st->unit_table)
+            snprintf(st->table, sizeof(st->table), "%s", r->name);
+    }
+}
+
+/*
+ * Parse `[schema.]name [[AS] alias]` at the current token into a new ref.
+ * Only write statements collect refs, so a table past SQL_TABLE_REFS_MAX is
+ * marked written at once: its key cannot be followed, but it is checked.
+ */
 static void p_table_ref(struct parser *p)
 {
     char a[SQL_NAME_MAX], b[SQL_NAME_MAX] = "";
@@ -246,13 +284,15 @@ static void p_table_ref(struct parser *p)
             p_next(p);
         }
     }
+    const struct sql_table_rule *rule = table_lookup(p, b[0] ? a : "", b[0] ? b : a);
     if (ref == NULL) {
         p->st->key_unknown = true;  /* too many tables to follow */
+        rule_written(p->st, rule);
         return;
     }
     memset(ref, 0, sizeof(*ref));
     snprintf(ref->name, sizeof(ref->name), "%s", b[0] ? b : a);
-    ref->rule = table_lookup(p, b[0] ? a : "", ref->name);
+    ref->rule = rule;
     if (p_is(p, "AS"))
         p_next(p);
     if (p_ident(p) && !word_in(&p->tok, not_alias) && !p_clause_end(p)) {
@@ -289,22 +329,8 @@ static void p_table_refs(struct parser *p)
 /* Mark every table reference as written. */
 static void refs_written(struct parser *p)
 {
-    struct sql_stmt *st = p->st;
-
-    for (size_t i = 0; i < p->nrefs; i++) {
-        const struct sql_table_rule *r = p->refs[i].rule;
-        if (r == NULL)
-            continue;
-        if (r->cls == SQL_TABLE_UNIT && !st->unit_table) {
-            st->unit_table = true;
-            snprintf(st->table, sizeof(st->table), "%s", r->name);
-            snprintf(st->column, sizeof(st->column), "%s", r->column);
-        } else if (r->cls == SQL_TABLE_CENTER && !st->center_table) {
-            st->center_table = true;
-            if (!st->unit_table)
-                snprintf(st->table, sizeof(st->table), "%s", r->name);
-        }
-    }
+    for (size_t i = 0; i < p->nrefs; i++)
+        rule_written(p->st, p->refs[i].rule);
 }
 
 /*
@@ -670,32 +696,132 @@ static void p_delete(struct parser *p)
     }
 }
 
+/* ---- locking reads ---------------------------------------------------------- */
+
+#define LOCK_DEPTH_MAX 64   /* deeper than this every name may be a table */
+
+/* What one pass over a statement found about row locks and tables. */
+struct lock_scan {
+    bool top_lock;          /* a locking clause at depth 0 */
+    bool nested_lock;       /* one inside parentheses */
+    bool top_set_op;        /* UNION / EXCEPT / INTERSECT at depth 0 */
+    bool nested_unit;       /* a unit table named inside parentheses */
+    const struct sql_table_rule *unit;      /* the first unit table named */
+    const struct sql_table_rule *center;    /* the first center table named */
+};
+
 /*
- * Does the rest of the statement hold a FOR or LOCK word anywhere? Without
- * one a SELECT cannot lock rows, and the lexing done here is all it costs:
- * no table lookups, no key extraction.
+ * At FOR or LOCK: is it a locking clause (FOR UPDATE, FOR SHARE, LOCK IN
+ * SHARE MODE)? Consumes FOR / LOCK, and the next word when it is one. Not
+ * one: FOR SYSTEM_TIME, SUBSTRING(s FROM 1 FOR 2), LOCK TABLES, ...
  */
-static bool p_select_may_lock(struct parser *p)
+static bool p_lock_clause(struct parser *p)
 {
-    for (; !p_end(p); p_next(p))
-        if (p_is(p, "FOR") || p_is(p, "LOCK"))
-            return true;
+    bool is_for = p_is(p, "FOR");
+
+    p_next(p);
+    if (is_for ? (p_is(p, "UPDATE") || p_is(p, "SHARE")) : p_is(p, "IN")) {
+        p_next(p);
+        return true;
+    }
     return false;
 }
 
-/* SELECT: a write only when it locks rows. */
-static void p_select(struct parser *p)
+/* A table name `[schema.]name` in a table list: note a configured one. */
+static void p_scan_table(struct parser *p, struct lock_scan *ls, int depth)
 {
-    bool locking = false, where = false;
-    int depth = 0;
-    struct sql_lexer at = p->lx;
-    struct sql_tok tok = p->tok;
+    char a[SQL_NAME_MAX], b[SQL_NAME_MAX] = "";
 
+    sql_tok_ident(&p->tok, a, sizeof(a));
     p_next(p);
-    if (!p_select_may_lock(p))
-        return;                         /* a plain read: nothing to extract */
-    p->lx = at;                         /* parse it for real */
-    p->tok = tok;
+    if (p_punct(p, '.')) {
+        p_next(p);
+        if (p_ident(p)) {
+            sql_tok_ident(&p->tok, b, sizeof(b));
+            p_next(p);
+        }
+    }
+    const struct sql_table_rule *r = table_lookup(p, b[0] ? a : "", b[0] ? b : a);
+    if (r != NULL && r->cls == SQL_TABLE_UNIT) {
+        if (ls->unit == NULL)
+            ls->unit = r;
+        if (depth > 0)
+            ls->nested_unit = true;
+    } else if (r != NULL && r->cls == SQL_TABLE_CENTER && ls->center == NULL) {
+        ls->center = r;
+    }
+}
+
+/*
+ * One pass over the whole statement from start: locking clauses at any
+ * depth, and the tables of every FROM / JOIN list at any depth (UNION
+ * branches, subqueries, derived tables, CTE bodies, parenthesized joins).
+ * Per depth: are the tokens a table list, and may a table name come next?
+ * A `(` where a table may come opens a list (`FROM (t1 JOIN t2)`); a SELECT
+ * in it ends that list and its own FROM starts another. The lexer has
+ * already hidden strings, quoted names and comments.
+ */
+static void p_lock_scan(struct parser *p, const struct sql_lexer *start,
+                        struct lock_scan *ls)
+{
+    bool list[LOCK_DEPTH_MAX + 1] = { false };      /* [MAX]: scratch slot */
+    bool expect[LOCK_DEPTH_MAX + 1] = { false };
+    int depth = 0;
+
+    memset(ls, 0, sizeof(*ls));
+    p->lx = *start;
+    p_next(p);
+    while (!p_end(p)) {
+        int d = depth < LOCK_DEPTH_MAX ? depth : LOCK_DEPTH_MAX;
+        if (p_punct(p, '(')) {
+            bool opens = list[d] && expect[d];
+            expect[d] = false;
+            depth++;
+            d = depth < LOCK_DEPTH_MAX ? depth : LOCK_DEPTH_MAX;
+            list[d] = expect[d] = opens;
+        } else if (p_punct(p, ')')) {
+            if (depth > 0)
+                depth--;
+        } else if (p_is(p, "FOR") || p_is(p, "LOCK")) {
+            if (p_lock_clause(p)) {
+                if (depth == 0)
+                    ls->top_lock = true;
+                else
+                    ls->nested_lock = true;
+                list[d] = false;
+            }
+            continue;
+        } else if (p_is(p, "FROM")) {
+            list[d] = expect[d] = true;
+        } else if (list[d] && (p_punct(p, ',') || p_is(p, "JOIN") ||
+                               p_is(p, "STRAIGHT_JOIN"))) {
+            expect[d] = true;
+        } else if (word_in(&p->tok, clause_end)) {
+            list[d] = false;
+            if (depth == 0 && (p_is(p, "UNION") || p_is(p, "EXCEPT") ||
+                               p_is(p, "INTERSECT")))
+                ls->top_set_op = true;
+        } else if (p_ident(p) && (d == LOCK_DEPTH_MAX || (list[d] && expect[d]))) {
+            expect[d] = false;
+            p_scan_table(p, ls, depth);
+            continue;
+        }
+        p_next(p);
+    }
+}
+
+/*
+ * The simple locking read: one SELECT block whose locking clause and unit
+ * tables are all at depth 0. Its keys come from the WHERE clause as for
+ * UPDATE / DELETE.
+ */
+static void p_select_keys(struct parser *p)
+{
+    bool where = false;
+    int depth = 0;
+
+    p->lx = p->main_lx;
+    p->tok = p->main_tok;
     p_next(p);
     while (!p_end(p)) {
         if (p_punct(p, '(')) {
@@ -711,25 +837,47 @@ static void p_select(struct parser *p)
             p_where(p);
             where = true;
             continue;
-        } else if (depth == 0 && p_is(p, "FOR")) {
-            p_next(p);
-            if (p_is(p, "UPDATE") || p_is(p, "SHARE"))
-                locking = true;
-            continue;
-        } else if (depth == 0 && p_is(p, "LOCK")) {
-            p_next(p);
-            if (p_is(p, "IN"))
-                locking = true;
-            continue;
         }
         p_next(p);
     }
-    if (locking) {
-        p->st->is_write = true;
-        if (!where)
-            p->st->key_unknown = true;
-        refs_written(p);
+    if (!where)
+        p->st->key_unknown = true;
+    refs_written(p);
+}
+
+/*
+ * A FOR / LOCK word was lexed: is there a locking clause anywhere? Then the
+ * statement writes every table it names in a FROM / JOIN list. Keys: the
+ * simple form's, or unknown (a hint still gives one). In INSERT / REPLACE /
+ * UPDATE / DELETE the form's own keys stay, but a unit table named inside
+ * parentheses, or one the form itself does not write, makes them unknown.
+ * start is the lexer at the statement's beginning; the lexer is left where
+ * it was (at the statement's end).
+ */
+static void p_locking(struct parser *p, const struct sql_lexer *start)
+{
+    struct sql_stmt *st = p->st;
+    struct sql_lexer end_lx = p->lx;
+    struct sql_tok end_tok = p->tok;
+    bool had_unit = st->unit_table;
+    struct lock_scan ls;
+
+    p_lock_scan(p, start, &ls);
+    if (ls.top_lock || ls.nested_lock) {
+        st->is_write = true;
+        if (st->verb != SQL_VERB_SELECT) {
+            if (ls.nested_unit || (ls.unit != NULL && !had_unit))
+                st->key_unknown = true;
+        } else if (p->select_first && ls.top_lock && !ls.top_set_op && !ls.nested_unit) {
+            p_select_keys(p);
+        } else {
+            st->key_unknown = true;
+        }
+        rule_written(st, ls.unit);
+        rule_written(st, ls.center);
     }
+    p->lx = end_lx;
+    p->tok = end_tok;
 }
 
 static void p_load(struct parser *p)
@@ -799,12 +947,18 @@ static void p_dynamic(struct parser *p, bool immediate)
     sql_stmt_deinit(&inner);
 }
 
+/* Forms that run a query, so may lock rows (SET @x = (SELECT ...), DO ...). */
+static const char *const lock_forms[] = {
+    "SELECT", "INSERT", "REPLACE", "UPDATE", "DELETE", "SET", "DO", NULL,
+};
+
 /* The statement form by its first word(s). */
 static void p_statement(struct parser *p)
 {
     struct sql_stmt *st = p->st;
 
     p_next(p);
+    p->select_first = p_is(p, "SELECT") || p_is(p, "WITH");
     while (p_punct(p, '('))
         p_next(p);
     if (p_end(p)) {
@@ -825,9 +979,11 @@ static void p_statement(struct parser *p)
             p_next(p);
         }
     }
+    p->lock_scan = word_in(&p->tok, lock_forms);
     if (p_is(p, "SELECT")) {
-        st->verb = SQL_VERB_SELECT;
-        p_select(p);
+        st->verb = SQL_VERB_SELECT;     /* a read until p_locking says not */
+        p->main_lx = p->lx;
+        p->main_tok = p->tok;
     } else if (p_is(p, "INSERT") || p_is(p, "REPLACE")) {
         st->verb = p_is(p, "INSERT") ? SQL_VERB_INSERT : SQL_VERB_REPLACE;
         p_insert(p);
@@ -889,6 +1045,7 @@ int sql_classify_mode(const char *sql, size_t len, unsigned mode,
                       struct sql_stmt *st, size_t *consumed)
 {
     struct parser p;
+    struct sql_lexer start;
 
     sql_stmt_reset(st);
     memset(&p, 0, sizeof(p));
@@ -897,9 +1054,12 @@ int sql_classify_mode(const char *sql, size_t len, unsigned mode,
     p.tables = tables;
     p.cur_db = cur_db;
     p.st = st;
+    start = p.lx;
     p_statement(&p);
     while (!p_end(&p))                  /* the rest of this statement */
         p_next(&p);
+    if (p.lock_word && p.lock_scan)
+        p_locking(&p, &start);
     st->has_hint = p.lx.nhints > 0;
     st->hint = p.lx.hint;
     st->hint_conflict = p.lx.hint_conflict || p.lx.hint_bad;

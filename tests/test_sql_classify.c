@@ -120,7 +120,8 @@ static const struct row rows[] = {
     { "SELECT * FROM orders WHERE buyer_id = 51 LOCK IN SHARE MODE", W | U, "51", "", SQL_VERB_SELECT },
     { "SELECT * FROM orders FOR UPDATE", W | U | UNK, "", "", SQL_VERB_SELECT },
     { "SELECT * FROM orders WHERE buyer_id = ? FOR UPDATE", W | U, "", "0", SQL_VERB_SELECT },
-    { "SELECT (SELECT 1 FROM t FOR UPDATE) FROM orders WHERE buyer_id = 1", R, "", "", SQL_VERB_SELECT },
+    /* a locking clause anywhere: every table named anywhere is written */
+    { "SELECT (SELECT 1 FROM t FOR UPDATE) FROM orders WHERE buyer_id = 1", W | U | UNK, "", "", SQL_VERB_SELECT },
     { "SELECT * FROM sellers WHERE id = 1 FOR UPDATE", W | C, "", "", SQL_VERB_SELECT },
     { "WITH c AS (SELECT 1) SELECT * FROM orders WHERE buyer_id = 52 FOR UPDATE", W | U, "52", "", SQL_VERB_SELECT },
     /* plain reads take the fast path (no FOR / LOCK word): nothing extracted */
@@ -128,7 +129,55 @@ static const struct row rows[] = {
     { "(SELECT a FROM orders WHERE buyer_id = 54) UNION (SELECT a FROM orders)", R, "", "", SQL_VERB_SELECT },
     { "SELECT * FROM orders FOR SYSTEM_TIME ALL WHERE buyer_id = 55", R, "", "", SQL_VERB_SELECT },
     { "select * from orders where buyer_id = 56 lock in share mode", W | U, "56", "", SQL_VERB_SELECT },
-    { "SELECT a FROM orders UNION SELECT a FROM orders WHERE buyer_id = 57 FOR UPDATE", W | U, "57", "", SQL_VERB_SELECT },
+    { "SELECT a FROM orders UNION SELECT a FROM orders WHERE buyer_id = 57 FOR UPDATE", W | U | UNK, "", "", SQL_VERB_SELECT },
+    /* locking reads beyond the simple form: written, key only from a hint */
+    { "(SELECT * FROM orders WHERE buyer_id = 1) UNION (SELECT * FROM orders WHERE buyer_id = 7 FOR UPDATE)", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM orders WHERE buyer_id = 1 UNION SELECT * FROM orders WHERE buyer_id = 7 FOR UPDATE", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM items WHERE id IN (SELECT item_id FROM orders WHERE buyer_id = 7 FOR UPDATE)", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "(SELECT * FROM orders WHERE buyer_id = 1) UNION (SELECT * FROM orders WHERE buyer_id = 7 LOCK IN SHARE MODE)", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM orders WHERE buyer_id = 1 UNION ALL SELECT * FROM orders WHERE buyer_id = 7 FOR SHARE", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM items WHERE id IN (SELECT item_id FROM orders WHERE buyer_id = 7 LOCK IN SHARE MODE)", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM items WHERE id IN (SELECT item_id FROM orders WHERE buyer_id = 7 FOR SHARE)", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "(SELECT * FROM orders WHERE buyer_id = 7 FOR UPDATE)", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "(SELECT * FROM orders WHERE buyer_id = 1 FOR UPDATE) UNION (SELECT * FROM orders WHERE buyer_id = 7)", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "WITH c AS (SELECT * FROM orders WHERE buyer_id = 7 FOR UPDATE) SELECT * FROM c", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "WITH c AS (SELECT * FROM orders WHERE buyer_id = 7) SELECT * FROM c WHERE buyer_id = 7 FOR UPDATE", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "WITH RECURSIVE c AS (SELECT 1) SELECT * FROM orders WHERE buyer_id = 7 LOCK IN SHARE MODE", W | U, "7", "", SQL_VERB_SELECT },
+    { "SELECT * FROM (SELECT * FROM orders) d WHERE d.buyer_id = 5 FOR UPDATE", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM orders WHERE buyer_id = 5 AND id IN (SELECT order_id FROM order_items WHERE buyer_id = 5) FOR UPDATE", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM orders WHERE buyer_id = 5 AND id IN (SELECT id FROM t) FOR UPDATE", W | U, "5", "", SQL_VERB_SELECT },
+    { "SELECT * FROM x JOIN (orders o JOIN sellers s ON 1) ON 1 FOR UPDATE", W | U | C | UNK, "", "", SQL_VERB_SELECT },
+    { "/* sharding_key=7 */ SELECT * FROM orders WHERE buyer_id = 1 UNION SELECT * FROM orders WHERE buyer_id = 7 FOR UPDATE", W | U | UNK | HINT, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM orders WHERE buyer_id = 1 UNION SELECT * FROM t FOR UPDATE", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM orders WHERE buyer_id = ? UNION SELECT * FROM orders WHERE buyer_id = ? FOR UPDATE", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "select * from `orders` where buyer_id = 1 union select * from shop.payments where buyer_id = 7 for update", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "/*!50000 (SELECT * FROM orders) UNION (SELECT * FROM orders FOR UPDATE) */", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM orders WHERE buyer_id = 58 FOR UPDATE SKIP LOCKED", W | U, "58", "", SQL_VERB_SELECT },
+    { "(SELECT id FROM sellers) UNION (SELECT 1 FOR UPDATE)", W | C, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM t FOR UPDATE", W, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM t1 UNION (SELECT * FROM t2 FOR UPDATE)", W, "", "", SQL_VERB_SELECT },
+    { "UPDATE logs SET a = 1 WHERE id IN (SELECT id FROM orders WHERE buyer_id = 7 FOR UPDATE)", W | U | UNK, "", "", SQL_VERB_UPDATE },
+    { "UPDATE orders SET a = 1 WHERE buyer_id = 5 AND id IN (SELECT id FROM t FOR UPDATE)", W | U, "5", "", SQL_VERB_UPDATE },
+    { "INSERT INTO logs (id) SELECT id FROM orders WHERE buyer_id = 7 FOR UPDATE", W | U | UNK, "", "", SQL_VERB_INSERT },
+    { "SET @x = (SELECT id FROM orders WHERE buyer_id = 7 LIMIT 1 FOR UPDATE)", W | U | UNK, "", "", SQL_VERB_OTHER },
+    { "DO (SELECT COUNT(*) FROM shop.payments FOR UPDATE)", W | U | UNK, "", "", SQL_VERB_OTHER },
+    { "UPDATE t1, t2, t3, t4, t5, t6, t7, t8, orders SET n = 1 WHERE orders.buyer_id = 5", W | U | UNK, "", "", SQL_VERB_UPDATE },
+    /* FOR / LOCK that are not locking clauses: reads */
+    { "SELECT 'x FOR UPDATE' FROM orders UNION SELECT a FROM orders", R, "", "", SQL_VERB_SELECT },
+    { "SELECT `for_update`, `for` FROM orders WHERE buyer_id = 1 UNION SELECT 1", R, "", "", SQL_VERB_SELECT },
+    { "SELECT `for` `update` FROM orders UNION SELECT 1", R, "", "", SQL_VERB_SELECT },
+    { "SELECT for_update FROM orders WHERE lock_in = 1", R, "", "", SQL_VERB_SELECT },
+    { "(SELECT a FROM orders) UNION (SELECT a FROM orders /* FOR UPDATE */)", R, "", "", SQL_VERB_SELECT },
+    { "SELECT a FROM orders -- FOR UPDATE\n UNION SELECT b FROM orders", R, "", "", SQL_VERB_SELECT },
+    { "SELECT a FROM orders # LOCK IN SHARE MODE\n UNION SELECT b FROM orders", R, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM orders WHERE note = \"FOR UPDATE\" UNION SELECT * FROM orders", R, "", "", SQL_VERB_SELECT },
+    { "SELECT SUBSTRING(note FROM 1 FOR 2) FROM orders", R, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM orders INTO OUTFILE '/tmp/for update'", R, "", "", SQL_VERB_SELECT },
+    { "SELECT * FROM orders WHERE buyer_id = 1 INTO OUTFILE '/tmp/x'", R, "", "", SQL_VERB_SELECT },
+    { "SELECT a FROM orders UNION SELECT a FROM orders", R, "", "", SQL_VERB_SELECT },
+    { "SELECT GET_LOCK('for', 1), RELEASE_LOCK('lock')", R, "", "", SQL_VERB_SELECT },
+    { "LOCK TABLES orders WRITE", R, "", "", SQL_VERB_OTHER },
+    { "CREATE PROCEDURE p() SELECT * FROM orders FOR UPDATE", R, "", "", SQL_VERB_OTHER },
     /* load data */
     { "LOAD DATA LOCAL INFILE '/tmp/o.csv' INTO TABLE orders", W | U | UNK, "", "", SQL_VERB_LOAD_DATA },
     { "/* sharding_key=60 */ LOAD DATA INFILE 'f' INTO TABLE orders", W | U | UNK | HINT, "", "", SQL_VERB_LOAD_DATA },
@@ -363,6 +412,31 @@ static void test_token_soup(void **state)
     rules_destroy(r);
 }
 
+/* A locking subquery nested deeper than the scanner tracks is still seen. */
+static void test_locking_deep(void **state)
+{
+    char sql[4096];
+    size_t n = 0, used;
+    struct sql_stmt st;
+
+    (void)state;
+    n += (size_t)snprintf(sql + n, sizeof(sql) - n, "SELECT 1 FROM t WHERE a IN ");
+    for (int i = 0; i < 80; i++)
+        n += (size_t)snprintf(sql + n, sizeof(sql) - n, "(SELECT a FROM t WHERE a IN ");
+    n += (size_t)snprintf(sql + n, sizeof(sql) - n, "(SELECT buyer_id FROM orders FOR UPDATE)");
+    for (int i = 0; i < 80; i++)
+        n += (size_t)snprintf(sql + n, sizeof(sql) - n, ")");
+    assert_true(n < sizeof(sql) - 1);
+    sql_stmt_init(&st);
+    assert_int_equal(sql_classify(sql, n, &tables, "", &st, &used), 0);
+    assert_int_equal(used, n);
+    assert_true(st.is_write);
+    assert_true(st.unit_table);
+    assert_true(st.key_unknown);
+    assert_string_equal(st.table, "orders");
+    sql_stmt_deinit(&st);
+}
+
 /* ---- decisions ------------------------------------------------------------ */
 
 static const char *const units[] = { "dc-a", "dc-b" };
@@ -444,6 +518,24 @@ static void test_decisions(void **state)
                             r, "dc-a", true, msg), SQL_ALLOW);
     assert_int_equal(decide("EXECUTE IMMEDIATE 'INSERT INTO orders (buyer_id) VALUES (55)'",
                             r, "dc-a", true, msg), SQL_REFUSE_WRONG_UNIT);
+    /* locking reads beyond the simple form: a hint or a refusal */
+    assert_int_equal(decide("SELECT * FROM orders WHERE buyer_id = 1 UNION "
+                            "SELECT * FROM orders WHERE buyer_id = 55 FOR UPDATE",
+                            r, "dc-a", true, msg), SQL_REFUSE_NO_KEY);
+    assert_non_null(strstr(msg, "`orders` without a sharding key"));
+    assert_int_equal(decide("/* sharding_key=5 */ (SELECT * FROM orders WHERE buyer_id = 5) "
+                            "UNION (SELECT * FROM orders WHERE buyer_id = 5 FOR UPDATE)",
+                            r, "dc-a", true, msg), SQL_ALLOW);
+    assert_int_equal(decide("/* sharding_key=55 */ SELECT * FROM items WHERE id IN "
+                            "(SELECT item_id FROM orders WHERE buyer_id = 55 FOR UPDATE)",
+                            r, "dc-a", true, msg), SQL_REFUSE_WRONG_UNIT);
+    assert_int_equal(decide("SELECT * FROM orders WHERE buyer_id = 55 LOCK IN SHARE MODE",
+                            r, "dc-a", true, msg), SQL_REFUSE_WRONG_UNIT);
+    assert_int_equal(decide("SELECT * FROM logs UNION (SELECT * FROM t FOR UPDATE)",
+                            r, "dc-a", true, msg), SQL_ALLOW);
+    assert_int_equal(decide("(SELECT * FROM orders WHERE buyer_id = 55) UNION "
+                            "(SELECT * FROM orders WHERE buyer_id = 55)", r, "dc-a", true, msg),
+                     SQL_ALLOW);
     rules_destroy(r);
 }
 
@@ -470,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_params_numbered_across_strings),
         cmocka_unit_test(test_no_backslash_escapes),
         cmocka_unit_test(test_many_rows_grow),
+        cmocka_unit_test(test_locking_deep),
         cmocka_unit_test(test_garbage_never_crashes),
         cmocka_unit_test(test_token_soup),
         cmocka_unit_test(test_decisions),

@@ -150,6 +150,16 @@ t_match "center table written outside the center (7404)" "ERROR 7404 \(UR004\)" 
     "$(q $PB "INSERT INTO sellers VALUES (2, 'two')")"
 t_match "SELECT ... FOR UPDATE is a write (7402)" "ERROR 7402" \
     "$(q $PA "SELECT * FROM orders WHERE buyer_id = 7001 FOR UPDATE")"
+t_match "UNION ... FOR UPDATE for a dc-b buyer is a write without a key (7401)" \
+    "ERROR 7401 \(UR001\).*unit table \`orders\` without a sharding key" \
+    "$(q $PA "(SELECT note FROM orders WHERE buyer_id = 1001) UNION
+              (SELECT note FROM orders WHERE buyer_id = 7001 FOR UPDATE)")"
+t_match "a locking subquery is a write too (7401)" "ERROR 7401 \(UR001\)" \
+    "$(q $PA "SELECT id FROM logs WHERE id IN
+              (SELECT id FROM orders WHERE buyer_id = 7001 LOCK IN SHARE MODE)")"
+t_eq "with a hint for a dc-a buyer the UNION ... FOR UPDATE passes" "a" \
+    "$(qc $PA "/* sharding_key=1001 */ SELECT note FROM orders WHERE buyer_id = 1001
+               UNION SELECT note FROM orders WHERE buyer_id = 1001 FOR UPDATE")"
 t_eq "reads of any buyer pass" "b" "$(q $PA "SELECT note FROM orders WHERE buyer_id = 7001")"
 out=$(printf "INSERT INTO orders (buyer_id) VALUES (7002);\nSELECT 'still usable';\n" | $DB -P$PA -N -B --force 2>&1)
 t_match "after a refusal the connection stays usable" "still usable" "$out"

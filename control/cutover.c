@@ -89,17 +89,41 @@ static int cutover_install(struct cutover *c, const struct rules *r)
     return 0;
 }
 
-/* "unit kind addr (why)" of every target not acked, into out. */
-static void cutover_missing(const struct cutover *c, const struct push_result *res,
+/* Some of env->targets: the components one push stage goes to. */
+struct cutover_batch {
+    struct push_target targets[PUSH_TARGETS_MAX];
+    size_t             env_idx[PUSH_TARGETS_MAX];   /* index in env->targets */
+    size_t             n;
+};
+
+/*
+ * The components of kind ("gateway", "proxy"; NULL = any) that have not acked
+ * yet (done[env index] == 0), into b. Returns how many.
+ */
+static size_t cutover_batch_pick(const struct cutover *c, const char *kind,
+                                 const unsigned char *done, struct cutover_batch *b)
+{
+    b->n = 0;
+    for (size_t i = 0; i < c->env->ntargets && i < PUSH_TARGETS_MAX; i++) {
+        if (done[i] || (kind != NULL && strcmp(c->env->targets[i].kind, kind) != 0))
+            continue;
+        b->targets[b->n] = c->env->targets[i];
+        b->env_idx[b->n++] = i;
+    }
+    return b->n;
+}
+
+/* "unit kind addr (why)" of every batch member not acked, into out. */
+static void cutover_missing(const struct cutover_batch *b, const struct push_result *res,
                             uint64_t version, char *out, size_t outlen)
 {
     size_t len = 0;
 
     out[0] = '\0';
-    for (size_t i = 0; i < c->env->ntargets && len + 1 < outlen; i++) {
+    for (size_t i = 0; i < b->n && len + 1 < outlen; i++) {
         if (push_result_acked(&res[i], version))
             continue;
-        const struct push_target *t = &c->env->targets[i];
+        const struct push_target *t = &b->targets[i];
         int n = snprintf(out + len, outlen - len, "%s%s %s %s (%s%s%s)", len ? ", " : "",
                          t->unit, t->kind, t->addr, res[i].status,
                          res[i].error[0] ? ": " : "", res[i].error);
@@ -111,37 +135,102 @@ static void cutover_missing(const struct cutover *c, const struct push_result *r
         out[outlen - 1] = '\0';
 }
 
+/* Where the acks of one push went, across its stages. */
+struct cutover_acks {
+    unsigned char done[PUSH_TARGETS_MAX];   /* by env->targets index: acked */
+    uint64_t     *first;                    /* wall clock of the first ack; may be NULL */
+    uint64_t     *last;                     /* ... and of the last; may be NULL */
+    char          missing[1024];            /* who did not ack the last stage, and why */
+};
+
+static void cutover_acks_init(struct cutover_acks *a, uint64_t *first, uint64_t *last)
+{
+    memset(a, 0, sizeof(*a));
+    a->first = first;
+    a->last = last;
+}
+
 /*
- * Push r until every target acked or deadline; wall-clock times of the first
- * and last ack into first/last (may be NULL). Returns 1 when all acked.
+ * One stage: push r to the batch until every member acked, the deadline
+ * passed or stop (may be NULL) was set. Acks are recorded in a. Returns 1
+ * when every member acked (an empty batch has).
  */
-static int cutover_push(struct cutover *c, const struct rules *r, uint64_t deadline,
-                        atomic_int *stop, uint64_t *first, uint64_t *last,
-                        char *missing, size_t missinglen)
+static int cutover_push(struct cutover *c, const struct rules *r,
+                        const struct cutover_batch *b, uint64_t deadline, atomic_int *stop,
+                        struct cutover_acks *a)
 {
     struct push_result res[PUSH_TARGETS_MAX];
     char sig[RULES_SIGN_HEX_LEN + 1];
-    size_t n = c->env->ntargets;
 
+    a->missing[0] = '\0';
+    if (b->n == 0)
+        return 1;
     rules_sign(&c->env->keeper->secret, r->source, r->source_len, sig);
-    size_t acked = push_until_acked(c->env->targets, n, r->source, r->source_len, sig,
+    size_t acked = push_until_acked(b->targets, b->n, r->source, r->source_len, sig,
                                     r->version, deadline, c->env->call_timeout_ms,
                                     c->env->retry_ms, stop, res);
     uint64_t mono = push_now_ms(), wall = journal_now_ms();
-    uint64_t lo = 0, hi = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < b->n; i++) {
         if (!push_result_acked(&res[i], r->version))
             continue;
         uint64_t at = wall - (mono - res[i].acked_at);
-        lo = lo == 0 || at < lo ? at : lo;
-        hi = at > hi ? at : hi;
+        a->done[b->env_idx[i]] = 1;
+        if (a->first != NULL && (*a->first == 0 || at < *a->first))
+            *a->first = at;
+        if (a->last != NULL && at > *a->last)
+            *a->last = at;
     }
-    if (first != NULL && lo != 0 && (*first == 0 || lo < *first))
-        *first = lo;
-    if (last != NULL && hi > *last)
-        *last = hi;
-    cutover_missing(c, res, r->version, missing, missinglen);
-    return acked == n;
+    cutover_missing(b, res, r->version, a->missing, sizeof(a->missing));
+    return acked == b->n;
+}
+
+/*
+ * Set a ban: every gateway first, then (once all of them acked) every proxy,
+ * all within deadline. A write a gateway let through before its own ban then
+ * has the time of the gateways' acks to reach its proxy before that proxy is
+ * banned too (a client-visible 7403 otherwise). This narrows the race, it does
+ * not close it: a gateway acks without waiting for the writes it has in
+ * flight. Returns 1 when all acked.
+ */
+static int cutover_push_ban(struct cutover *c, const struct rules *ban, uint64_t deadline,
+                            struct cutover_acks *a)
+{
+    struct cutover_batch b;
+    uint64_t t0 = push_now_ms();
+
+    size_t ngw = cutover_batch_pick(c, "gateway", a->done, &b);
+    if (!cutover_push(c, ban, &b, deadline, &c->abort_req, a) || atomic_load(&c->abort_req))
+        return 0;
+    cutover_batch_pick(c, NULL, a->done, &b);
+    cutover_event(c, "ban v%" PRIu64 " acked by all %zu gateways (%" PRIu64
+                  " ms); pushing to %zu proxies", ban->version, ngw, push_now_ms() - t0, b.n);
+    return cutover_push(c, ban, &b, deadline, &c->abort_req, a);
+}
+
+/*
+ * Lift a ban (the switch, a rollback): every proxy first, then the rest, so a
+ * gateway sends writes by the new rules only once the proxies accept them.
+ * The proxies get at most one push timeout (push_timeout_ms): a proxy that is
+ * down must not keep the gateways' held writes waiting until they time out.
+ * It stays in the second stage with the gateways (the switch keeps pushing to
+ * it, a rollback leaves it to the reconcile loop). Returns 1 when all acked.
+ */
+static int cutover_push_lift(struct cutover *c, const struct rules *r, uint64_t deadline,
+                             struct cutover_acks *a)
+{
+    struct cutover_batch b;
+    uint64_t t0 = push_now_ms(), bound = t0 + (uint64_t)c->env->call_timeout_ms;
+
+    size_t npx = cutover_batch_pick(c, "proxy", a->done, &b);
+    int proxies = cutover_push(c, r, &b, bound < deadline ? bound : deadline, NULL, a);
+    if (npx > 0 && !proxies)
+        cutover_event(c, "v%" PRIu64 " not acked by: %s within %ld ms; pushing to the "
+                      "gateways anyway", r->version, a->missing, c->env->call_timeout_ms);
+    else if (npx > 0)
+        cutover_event(c, "v%" PRIu64 " acked by all %zu proxies (%" PRIu64 " ms); pushing to "
+                      "the gateways", r->version, npx, push_now_ms() - t0);
+    cutover_batch_pick(c, NULL, a->done, &b);
+    return cutover_push(c, r, &b, deadline, NULL, a);
 }
 
 static void cutover_sync_ctx(struct cutover *c, struct sync_ctx *s)
@@ -163,7 +252,7 @@ static void cutover_sync_ctx(struct cutover *c, struct sync_ctx *s)
 
 static void cutover_rollback(struct cutover *c, const char *reason, int journaled)
 {
-    char err[256], v[32], missing[1024];
+    char err[256], v[32];
     struct rules *rb = rule_edit_restore(c->base, err, sizeof(err));
 
     snprintf(v, sizeof(v), "%" PRIu64, c->base->version + 2);
@@ -179,17 +268,18 @@ static void cutover_rollback(struct cutover *c, const char *reason, int journale
         cutover_set_outcome(c, CUTOVER_ROLLED_BACK);
         return;
     }
+    struct cutover_acks a;
+    cutover_acks_init(&a, NULL, NULL);
     uint64_t t0 = push_now_ms();
     int all = cutover_install(c, rb) == 0 &&
-              cutover_push(c, rb, t0 + (uint64_t)c->timeout_ms, NULL, NULL, NULL, missing,
-                           sizeof(missing));
+              cutover_push_lift(c, rb, t0 + (uint64_t)c->timeout_ms, &a);
     if (all)
         cutover_event(c, "old routing v%s acked by all %zu components (%" PRIu64 " ms)", v,
                       c->env->ntargets, push_now_ms() - t0);
     else
         cutover_event(c, "old routing v%s not acked by: %s; the reconcile loop keeps pushing",
-                      v, missing);
-    struct journal_field f[] = { { "version", v }, { "unreached", all ? "" : missing } };
+                      v, a.missing);
+    struct journal_field f[] = { { "version", v }, { "unreached", all ? "" : a.missing } };
     cutover_journal(c, "rolled_back", f, 2);
     cutover_event(c, "ROLLED BACK: buyers stay in %s, no ban left", rules_unit_name(c->base, c->from));
     rules_destroy(rb);
@@ -216,7 +306,7 @@ static void cutover_finish_summary(struct cutover *c)
 /* Forward only: push the new routing until every component acked it. */
 static void cutover_switch(struct cutover *c, int journaled)
 {
-    char err[256], v[32], missing[1024];
+    char err[256], v[32];
     struct rules *sw = rule_edit_switch(c->base, &c->sel, c->to, err, sizeof(err));
 
     atomic_store(&c->switched, 1);
@@ -238,12 +328,15 @@ static void cutover_switch(struct cutover *c, int journaled)
         struct timespec ts = { 0, 200000000L };
         nanosleep(&ts, NULL);
     }
-    for (;;) {
-        if (cutover_push(c, sw, push_now_ms() + (uint64_t)c->timeout_ms, NULL, NULL,
-                         &c->last_switch_ack_ms, missing, sizeof(missing)))
-            break;
+    struct cutover_acks a;
+    struct cutover_batch rest;
+    cutover_acks_init(&a, NULL, &c->last_switch_ack_ms);
+    int all = cutover_push_lift(c, sw, push_now_ms() + (uint64_t)c->timeout_ms, &a);
+    while (!all) {
         cutover_event(c, "v%s still not acked by: %s; pushing again (forward only)", v,
-                      missing);
+                      a.missing);
+        cutover_batch_pick(c, NULL, a.done, &rest);
+        all = cutover_push(c, sw, &rest, push_now_ms() + (uint64_t)c->timeout_ms, NULL, &a);
     }
     cutover_event(c, "new routing v%s acked by all %zu components (%" PRIu64 " ms)", v,
                   c->env->ntargets, push_now_ms() - t0);
@@ -252,66 +345,80 @@ static void cutover_switch(struct cutover *c, int journaled)
     cutover_set_outcome(c, CUTOVER_DONE);
 }
 
-/* The forward path from a fresh begin: ban, acks, ban point, sync, switch. */
-static void cutover_forward(struct cutover *c)
+/*
+ * Ban: journal ban_push, push v+1 (gateways, then proxies) until every ack,
+ * journal ban_acked. *last gets the wall clock of the last ack. Returns 0, or
+ * -1 after rolling back.
+ */
+static int cutover_ban(struct cutover *c, uint64_t deadline, uint64_t *last)
 {
-    char err[1536], v[32], missing[1024], pos[SYNC_POS_MAX], num[2][32];
-    const struct sync_checker *chk = sync_checker_find(c->env->sync.method);
-    struct sync_ctx sc;
-    uint64_t deadline = push_now_ms() + (uint64_t)c->timeout_ms;
+    char err[1536], v[32], num[2][32];
+    struct cutover_acks a;
 
     struct rules *ban = rule_edit_ban(c->base, &c->sel, err, sizeof(err));
     if (ban == NULL) {
         cutover_rollback(c, err, 0);
-        return;
+        return -1;
     }
     snprintf(v, sizeof(v), "%" PRIu64, ban->version);
     struct journal_field fb[] = { { "version", v } };
     if (cutover_journal(c, "ban_push", fb, 1) < 0 || cutover_install(c, ban) < 0) {
         rules_destroy(ban);
         cutover_rollback(c, "could not record or install the ban", 0);
-        return;
+        return -1;
     }
-    cutover_event(c, "ban: pushing v%s (%s banned) to %zu components", v, c->sel_text,
-                  c->env->ntargets);
-    uint64_t t0 = push_now_ms(), last = 0;
-    int all = cutover_push(c, ban, deadline, &c->abort_req, &c->first_ban_ack_ms, &last,
-                           missing, sizeof(missing));
+    cutover_event(c, "ban: pushing v%s (%s banned) to %zu components, gateways first", v,
+                  c->sel_text, c->env->ntargets);
+    uint64_t t0 = push_now_ms();
+    cutover_acks_init(&a, &c->first_ban_ack_ms, last);
+    int all = cutover_push_ban(c, ban, deadline, &a);
     rules_destroy(ban);
     if (atomic_load(&c->abort_req)) {
         cutover_rollback(c, "aborted by the operator", 0);
-        return;
+        return -1;
     }
     if (!all) {
         snprintf(err, sizeof(err), "ban v%s not acked within %ld ms by: %s", v, c->timeout_ms,
-                 missing);
+                 a.missing);
         cutover_rollback(c, err, 0);
-        return;
+        return -1;
     }
     cutover_event(c, "ban v%s acked by all %zu components (%" PRIu64 " ms)", v,
                   c->env->ntargets, push_now_ms() - t0);
     snprintf(num[0], sizeof(num[0]), "%" PRIu64, c->first_ban_ack_ms);
-    snprintf(num[1], sizeof(num[1]), "%" PRIu64, last);
+    snprintf(num[1], sizeof(num[1]), "%" PRIu64, *last);
     struct journal_field fa[] = { { "first_ack_ms", num[0] }, { "last_ack_ms", num[1] } };
     if (cutover_journal(c, "ban_acked", fa, 2) < 0 || atomic_load(&c->abort_req)) {
         cutover_rollback(c, atomic_load(&c->abort_req) ? "aborted by the operator"
                                                        : "journal write failed", 0);
-        return;
+        return -1;
     }
+    return 0;
+}
+
+/*
+ * Sync: read the ban point (after every ban ack: no write that raced the ban
+ * can be missed), journal it, wait until the target applied it. Returns 0,
+ * or -1 after rolling back.
+ */
+static int cutover_sync(struct cutover *c, uint64_t deadline, uint64_t ban_time_ms)
+{
+    char err[1536], why[1700], pos[SYNC_POS_MAX];
+    const struct sync_checker *chk = sync_checker_find(c->env->sync.method);
+    struct sync_ctx sc;
 
     cutover_sync_ctx(c, &sc);
-    sc.ban_time_ms = last;
+    sc.ban_time_ms = ban_time_ms;
     uint64_t t1 = push_now_ms();
     if (chk->ban_point(&c->env->sync, &sc, pos, sizeof(pos), err, sizeof(err)) != SYNC_OK) {
-        char why[1700];
         snprintf(why, sizeof(why), "cannot read the ban point: %s", err);
         cutover_rollback(c, why, 0);
-        return;
+        return -1;
     }
     struct journal_field fp[] = { { "pos", pos } };
     if (cutover_journal(c, "ban_point", fp, 1) < 0) {
         cutover_rollback(c, "journal write failed", 0);
-        return;
+        return -1;
     }
     cutover_event(c, "ban point (source %s): %s", sc.source_unit, pos[0] ? pos : "(none)");
     cutover_event(c, "sync: waiting (%s) for %s to apply it", chk->name, sc.target_unit);
@@ -320,22 +427,32 @@ static void cutover_forward(struct cutover *c)
     enum sync_status st = chk->wait(&c->env->sync, &sc, pos, left, err, sizeof(err));
     c->sync_wait_ms = push_now_ms() - t1;
     if (st != SYNC_OK) {
-        char why[1700];
         snprintf(why, sizeof(why), "%s: %s",
                  st == SYNC_ABORTED ? "aborted by the operator"
                  : st == SYNC_TIMEOUT ? "sync not confirmed in time" : "sync check failed",
                  err);
         cutover_rollback(c, why, 0);
-        return;
+        return -1;
     }
+    return 0;
+}
+
+/* The forward path from a fresh begin: ban, acks, ban point, sync, switch. */
+static void cutover_forward(struct cutover *c)
+{
+    char num[32];
+    uint64_t deadline = push_now_ms() + (uint64_t)c->timeout_ms, last = 0;
+
+    if (cutover_ban(c, deadline, &last) < 0 || cutover_sync(c, deadline, last) < 0)
+        return;
     /* the point of no return: an abort either got in before it or is refused */
     pthread_mutex_lock(&c->lock);
     int aborted = atomic_load(&c->abort_req);
     if (!aborted)
         atomic_store(&c->switched, 1);
     pthread_mutex_unlock(&c->lock);
-    snprintf(num[0], sizeof(num[0]), "%" PRIu64, c->sync_wait_ms);
-    struct journal_field fs[] = { { "wait_ms", num[0] } };
+    snprintf(num, sizeof(num), "%" PRIu64, c->sync_wait_ms);
+    struct journal_field fs[] = { { "wait_ms", num } };
     if (aborted || cutover_journal(c, "synced", fs, 1) < 0) {
         cutover_rollback(c, aborted ? "aborted by the operator" : "journal write failed", 0);
         return;
@@ -504,8 +621,9 @@ struct cutover *cutover_start(const struct cutover_env *env, const struct cutove
     strbuf_printf(&plan, "plan: move %s (%" PRIu64 " %s) from %s to %s\n", c->sel_text,
                   rule_sel_size(&c->sel), c->sel.is_buyer ? "buyer" : "buckets",
                   rules_unit_name(c->base, c->from), rules_unit_name(c->base, c->to));
-    strbuf_printf(&plan, "  v%" PRIu64 " ban -> every ack -> ban point -> sync -> v%" PRIu64
-                         " new routing (rollback: v%" PRIu64 " old routing)\n",
+    strbuf_printf(&plan, "  v%" PRIu64 " ban (gateways, then proxies) -> every ack -> ban point"
+                         " -> sync -> v%" PRIu64 " new routing (proxies, then gateways;"
+                         " rollback: v%" PRIu64 " old routing, same order)\n",
                   c->base->version + 1, c->base->version + 2, c->base->version + 2);
     strbuf_printf(&plan, "  timeout %ld ms for the acks and the sync together\n",
                   c->timeout_ms);

@@ -6,16 +6,29 @@
  *      | components reachable? target replicating, lag small? (--force skips)
  *      v
  *  begin ........ base rules saved (state/cutover-ID.base), journaled
- *  ban_push ..... v+1 = base + ban: keeper, then push to all ---- timeout --+
+ *  ban_push ..... v+1 = base + ban: keeper, then push ------------ timeout --+
+ *      |            1. to every gateway, until all acked                     |
+ *      |            2. then to every proxy (acks after its ban drain)        |
  *  ban_acked .... every gateway and proxy acked v+1                          |
- *  ban_point .... source position read AFTER the acks ------------ error ---+
+ *  ban_point .... source position read AFTER all the acks -------- error ---+
  *  synced ....... target applied it (gtid / command / manual) ---- timeout -+
  *  switch_push .. v+2 = new routing, no ban; forward only:                   |
- *      |          re-push until every component acked                        v
+ *      |            1. to every proxy, waiting at most push_timeout_ms       |
+ *      |            2. then to the gateways (and any proxy not acked yet),   |
+ *      |               re-pushed until every component acked                 v
  *  done           (ban window = first ban ack -> last switch ack)   rollback_push
- *                                                                  v+2 = base, no ban
+ *                                                                  v+2 = base, no ban,
+ *                                                                  proxies first as in
+ *                                                                  the switch
  *                                                                        |
  *                                                                   rolled_back
+ *
+ * Why the order: a write a gateway let through before its ban must not meet
+ * a proxy that is already banned, and a gateway must not send writes by the
+ * new routing to a proxy still under the ban (either is a client-visible
+ * refusal, errno 7403). Setting a ban goes gateways -> proxies, lifting it
+ * proxies -> gateways. The gateways ack without waiting for their writes in
+ * flight, so the first order narrows that race rather than closing it.
  *
  * Every record is appended to the journal and fsynced BEFORE its step acts;
  * every step is idempotent (the rule sets are derived deterministically from

@@ -1,7 +1,9 @@
 /*
- * tests for control/cutover (and control/push): the state machine against two
+ * tests for control/cutover (and control/push): the state machine against
  * in-process admin listeners (router/admin_http.h), manual sync, a journal
- * and a keeper in a temp dir. Ports 20401-20402.
+ * and a keeper in a temp dir. Most tests run two gateways; the push-order
+ * tests add two proxies and record when each push arrived and was acked.
+ * Ports 20401-20404.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,13 +28,43 @@ static const char base_text[] =
     "           { first = 50; last = 99; unit = \"dc-b\"; } );\n"
     "overrides = ( );\nbans = ( );\n";
 
+#define FX_COMPONENTS 4    /* gateway dc-a, gateway dc-b, proxy dc-a, proxy dc-b */
+
+/* One push a component accepted: when its hook started and ended (ns). */
+struct arrival {
+    int      comp;
+    uint64_t version;
+    uint64_t start_ns, end_ns;
+};
+
+/* What the components' after_accept hook does and saw. */
+struct recorder {
+    pthread_mutex_t lock;
+    struct arrival  log[128];
+    size_t          n;
+    long            delay_ms;       /* every ack waits this long */
+    uint64_t        fail_version;   /* this version is not acked (503) ... */
+    atomic_int      fail_comp;      /* ... by this component; -1 = none */
+};
+
+struct fixture;
+
+struct hook_ctx {
+    struct fixture *f;
+    int             comp;
+};
+
 struct fixture {
     char                 dir[64];
     char                 path[160];
     struct topology     *topo;
     struct rules_keeper  keeper;        /* the control center's */
-    struct rules_keeper  comp[2];       /* the components' */
-    struct admin_http   *admin[2];
+    int                  ncomp;         /* 2 (gateways) or 4 (and proxies) */
+    struct rules_keeper  comp[FX_COMPONENTS];   /* the components' */
+    struct admin_http   *admin[FX_COMPONENTS];
+    struct hook_ctx      hook_ctx[FX_COMPONENTS];
+    struct admin_http_hooks hooks[FX_COMPONENTS];
+    struct recorder      rec;
     struct journal      *journal;
     struct push_target   targets[PUSH_TARGETS_MAX];
     struct cutover_env   env;
@@ -53,38 +85,76 @@ static void fx_write(struct fixture *f, const char *name, const char *text, mode
     chmod(f->path, mode);
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int fx_after_accept(void *ctx, uint64_t version, char *err, size_t errlen)
+{
+    struct hook_ctx *h = ctx;
+    struct recorder *rec = &h->f->rec;
+    uint64_t start = now_ns();
+
+    if (rec->delay_ms > 0) {
+        struct timespec ts = { 0, rec->delay_ms * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&rec->lock);
+    if (rec->n < sizeof(rec->log) / sizeof(rec->log[0]))
+        rec->log[rec->n++] = (struct arrival){ h->comp, version, start, now_ns() };
+    pthread_mutex_unlock(&rec->lock);
+    if (version == rec->fail_version && atomic_load(&rec->fail_comp) == h->comp) {
+        snprintf(err, errlen, "test: not acking v%llu", (unsigned long long)version);
+        return -1;
+    }
+    return 0;
+}
+
 static void fx_start_admin(struct fixture *f, int i)
 {
     char err[256];
-    static const char *const addrs[] = { "127.0.0.1:20401", "127.0.0.1:20402" };
-    static const char *const units[] = { "dc-a", "dc-b" };
-    struct admin_http_config cfg = { addrs[i], "gateway", units[i] };
-    f->admin[i] = admin_http_start(&cfg, &f->comp[i], NULL, err, sizeof(err));
+    static const char *const addrs[] = { "127.0.0.1:20401", "127.0.0.1:20402",
+                                         "127.0.0.1:20403", "127.0.0.1:20404" };
+    static const char *const units[] = { "dc-a", "dc-b", "dc-a", "dc-b" };
+    struct admin_http_config cfg = { addrs[i], i < 2 ? "gateway" : "proxy", units[i] };
+    f->hook_ctx[i] = (struct hook_ctx){ f, i };
+    f->hooks[i] = (struct admin_http_hooks){ &f->hook_ctx[i], fx_after_accept, NULL, NULL };
+    f->admin[i] = admin_http_start(&cfg, &f->comp[i], &f->hooks[i], err, sizeof(err));
     if (f->admin[i] == NULL)
         fail_msg("admin %d: %s", i, err);
 }
 
-static int fx_setup(void **state)
+static int fx_setup_n(void **state, int ncomp)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     char err[256], secret[160];
+    const char *proxies = ncomp == FX_COMPONENTS ? "proxy_admin = [ \"127.0.0.1:20403\" ];" : "";
+    const char *proxies_b = ncomp == FX_COMPONENTS ? "proxy_admin = [ \"127.0.0.1:20404\" ];" : "";
+    char topo[1024];
 
+    f->ncomp = ncomp;
+    pthread_mutex_init(&f->rec.lock, NULL);
+    atomic_init(&f->rec.fail_comp, -1);
     snprintf(f->dir, sizeof(f->dir), "/tmp/test_cutover.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     fx_write(f, "secret.key", "0123456789abcdef0123456789abcdef\n", 0600);
     snprintf(secret, sizeof(secret), "%s", f->path);
-    fx_write(f, "topology.conf",
+    snprintf(topo, sizeof(topo),
              "secret_file = \"secret.key\";\ncenter = \"dc-a\";\nunits = (\n"
              "{ name = \"dc-a\"; public_url = \"http://127.0.0.1:1\";"
-             "  gateway_admin = [ \"127.0.0.1:20401\" ]; },\n"
+             "  gateway_admin = [ \"127.0.0.1:20401\" ]; %s },\n"
              "{ name = \"dc-b\"; public_url = \"http://127.0.0.1:2\";"
-             "  gateway_admin = [ \"127.0.0.1:20402\" ]; }\n);\n", 0644);
+             "  gateway_admin = [ \"127.0.0.1:20402\" ]; %s }\n);\n", proxies, proxies_b);
+    fx_write(f, "topology.conf", topo, 0644);
     f->topo = topology_load(f->path, err, sizeof(err));
     if (f->topo == NULL)
         fail_msg("topology: %s", err);
     assert_int_equal(rules_keeper_init(&f->keeper, secret, fx_path(f, "rules.conf"),
                                        f->topo->unit_names, 2, err, sizeof(err)), 0);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < ncomp; i++) {
         assert_int_equal(rules_keeper_init(&f->comp[i], secret, NULL, f->topo->unit_names, 2,
                                            err, sizeof(err)), 0);
         fx_start_admin(f, i);
@@ -100,6 +170,7 @@ static int fx_setup(void **state)
     f->env.journal = f->journal;
     f->env.topo = f->topo;
     f->env.ntargets = push_targets_from_topology(f->topo, f->targets, PUSH_TARGETS_MAX);
+    assert_int_equal(f->env.ntargets, (size_t)ncomp);
     f->env.targets = f->targets;
     snprintf(f->env.sync.method, sizeof(f->env.sync.method), "manual");
     snprintf(f->env.state_dir, sizeof(f->env.state_dir), "%s", f->dir);
@@ -109,15 +180,29 @@ static int fx_setup(void **state)
     return 0;
 }
 
+static int fx_setup(void **state)
+{
+    return fx_setup_n(state, 2);
+}
+
+/* Two gateways and two proxies; every ack takes 30 ms (a proxy draining). */
+static int fx_setup4(void **state)
+{
+    fx_setup_n(state, FX_COMPONENTS);
+    ((struct fixture *)*state)->rec.delay_ms = 30;
+    return 0;
+}
+
 static int fx_teardown(void **state)
 {
     struct fixture *f = *state;
     char cmd[128];
 
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < f->ncomp; i++) {
         admin_http_stop(f->admin[i]);
         rules_keeper_deinit(&f->comp[i]);
     }
+    pthread_mutex_destroy(&f->rec.lock);
     journal_close(f->journal);
     rules_keeper_deinit(&f->keeper);
     topology_destroy(f->topo);
@@ -397,6 +482,164 @@ static void test_push_answers(void **state)
     assert_true(push_now_ms() - t0 < 2000);
 }
 
+/* ---- push order: gateways (0, 1) and proxies (2, 3) ---------------------- */
+
+#define GW 0, 2     /* component range [0, 2): the gateways */
+#define PX 2, 4     /* [2, 4): the proxies */
+
+/* How many pushes of version components [lo, hi) acked or refused. */
+static size_t rec_count(struct fixture *f, uint64_t version, int lo, int hi)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&f->rec.lock);
+    for (size_t i = 0; i < f->rec.n; i++)
+        n += f->rec.log[i].version == version && f->rec.log[i].comp >= lo &&
+             f->rec.log[i].comp < hi;
+    pthread_mutex_unlock(&f->rec.lock);
+    return n;
+}
+
+/* Earliest hook start (first = 1) or latest hook end (first = 0) of version at [lo, hi). */
+static uint64_t rec_time(struct fixture *f, uint64_t version, int first, int lo, int hi)
+{
+    uint64_t t = first ? UINT64_MAX : 0;
+    pthread_mutex_lock(&f->rec.lock);
+    for (size_t i = 0; i < f->rec.n; i++) {
+        const struct arrival *a = &f->rec.log[i];
+        if (a->version != version || a->comp < lo || a->comp >= hi)
+            continue;
+        if (first && a->start_ns < t)
+            t = a->start_ns;
+        if (!first && a->end_ns > t)
+            t = a->end_ns;
+    }
+    pthread_mutex_unlock(&f->rec.lock);
+    return t;
+}
+
+static void assert_events_have(struct cutover *c, const char *text)
+{
+    struct strbuf ev;
+    size_t next;
+    strbuf_init(&ev);
+    cutover_events(c, 0, 0, &ev, &next);
+    if (strstr(ev.buf ? ev.buf : "", text) == NULL)
+        fail_msg("no event \"%s\" in:\n%s", text, ev.buf ? ev.buf : "");
+    strbuf_deinit(&ev);
+}
+
+/* Each push of version to [a_lo, a_hi) was acked before any of [b_lo, b_hi) got it. */
+static void assert_acked_before(struct fixture *f, uint64_t version, int a_lo, int a_hi,
+                                int b_lo, int b_hi)
+{
+    assert_true(rec_count(f, version, a_lo, a_hi) >= 2);
+    assert_true(rec_count(f, version, b_lo, b_hi) >= 2);
+    assert_true(rec_time(f, version, 0, a_lo, a_hi) < rec_time(f, version, 1, b_lo, b_hi));
+}
+
+/* The ban goes to the gateways, then the proxies; the switch the other way. */
+static void test_push_order(void **state)
+{
+    struct fixture *f = *state;
+    struct cutover_request req;
+    enum cutover_outcome o;
+    char msg[4096];
+    pthread_t t;
+
+    make_request(&req, "50-69", "dc-a", 3000);
+    struct cutover *c = cutover_start(&f->env, &req, &o, msg, sizeof(msg));
+    assert_non_null(c);
+    pthread_create(&t, NULL, confirm_soon, c);
+    assert_int_equal(wait_end(c), CUTOVER_DONE);
+    pthread_join(t, NULL);
+    for (int i = 0; i < FX_COMPONENTS; i++)
+        assert_component(f, i, 3, 0, 0);
+    assert_acked_before(f, 2, GW, PX);
+    assert_acked_before(f, 3, PX, GW);
+    assert_events_have(c, "ban v2 acked by all 2 gateways");
+    assert_events_have(c, "ban v2 acked by all 4 components");
+    assert_events_have(c, "v3 acked by all 2 proxies");
+    cutover_destroy(c);
+}
+
+/* A rollback lifts the ban like the switch: proxies first. */
+static void test_rollback_order(void **state)
+{
+    struct fixture *f = *state;
+    struct cutover_request req;
+    enum cutover_outcome o;
+    char msg[4096];
+
+    make_request(&req, "50-69", "dc-a", 400);   /* nobody confirms the sync */
+    struct cutover *c = cutover_start(&f->env, &req, &o, msg, sizeof(msg));
+    assert_non_null(c);
+    assert_int_equal(wait_end(c), CUTOVER_ROLLED_BACK);
+    for (int i = 0; i < FX_COMPONENTS; i++)
+        assert_component(f, i, 3, 1, 0);
+    assert_acked_before(f, 2, GW, PX);
+    assert_acked_before(f, 3, PX, GW);
+    cutover_destroy(c);
+}
+
+/* A gateway that does not ack the ban: no proxy is banned, the cutover rolls back. */
+static void test_ban_waits_for_every_gateway(void **state)
+{
+    struct fixture *f = *state;
+    struct cutover_request req;
+    enum cutover_outcome o;
+    char msg[4096];
+
+    f->rec.fail_version = 2;
+    atomic_store(&f->rec.fail_comp, 1);
+    make_request(&req, "50-69", "dc-a", 400);
+    struct cutover *c = cutover_start(&f->env, &req, &o, msg, sizeof(msg));
+    assert_non_null(c);
+    assert_int_equal(wait_end(c), CUTOVER_ROLLED_BACK);
+    assert_true(rec_count(f, 2, 1, 2) >= 1);    /* the gateway got it, did not ack */
+    assert_int_equal(rec_count(f, 2, PX), 0);
+    assert_events_have(c, "not acked within 400 ms by: dc-b gateway 127.0.0.1:20402");
+    for (int i = 0; i < FX_COMPONENTS; i++)
+        assert_component(f, i, 3, 1, 0);
+    cutover_destroy(c);
+}
+
+/* A proxy that does not ack the switch holds the gateways one push timeout only. */
+static void test_switch_stuck_proxy_bounded(void **state)
+{
+    struct fixture *f = *state;
+    struct cutover_request req;
+    enum cutover_outcome o;
+    char msg[4096];
+    pthread_t t;
+
+    f->rec.fail_version = 3;
+    atomic_store(&f->rec.fail_comp, 3);
+    make_request(&req, "50-69", "dc-a", 3000);
+    struct cutover *c = cutover_start(&f->env, &req, &o, msg, sizeof(msg));
+    assert_non_null(c);
+    pthread_create(&t, NULL, confirm_soon, c);
+    int k;
+    for (k = 0; k < 200 && rec_count(f, 3, GW) < 2; k++) {
+        struct timespec ts = { 0, 20 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    assert_true(k < 200);
+    /* the gateways have the new routing while the proxy still refuses to ack */
+    assert_int_equal(rules_store_version(&f->comp[0].store), 3);
+    assert_int_equal(rules_store_version(&f->comp[1].store), 3);
+    assert_int_equal(atomic_load(&c->outcome), CUTOVER_RUNNING);
+    uint64_t waited = rec_time(f, 3, 1, GW) - rec_time(f, 3, 1, PX);
+    assert_true(waited >= 400 * 1000000ull);    /* call_timeout_ms 500, minus slack */
+    assert_true(waited < 2000 * 1000000ull);
+    assert_events_have(c, "pushing to the gateways anyway");
+    atomic_store(&f->rec.fail_comp, -1);
+    assert_int_equal(wait_end(c), CUTOVER_DONE);
+    pthread_join(t, NULL);
+    for (int i = 0; i < FX_COMPONENTS; i++)
+        assert_component(f, i, 3, 0, 0);
+    cutover_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +652,12 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_sync_finishes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_resume_missing_base, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_push_order, fx_setup4, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_order, fx_setup4, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_ban_waits_for_every_gateway, fx_setup4,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_switch_stuck_proxy_bounded, fx_setup4,
+                                        fx_teardown),
     };
     if (push_global_init() < 0)
         return 1;

@@ -5,15 +5,21 @@
  *   SQL text --sql_classify()--> struct sql_stmt (verb, write?, tables,
  *                                  keys, key placeholders, hint)
  *
- * Writes: INSERT, REPLACE, UPDATE, DELETE, LOAD DATA, SELECT ... FOR UPDATE /
- * LOCK IN SHARE MODE / FOR SHARE. Keys come from a `sharding_key=N` hint
- * comment or from the simple forms: INSERT/REPLACE with a column list and
- * VALUES rows (every row), INSERT ... SET, UPDATE/DELETE/SELECT with
- * `col = N` or `col IN (...)` as a top-level AND term of WHERE (an OR at the
- * top level makes the WHERE unusable), and assignments that move a row
- * (UPDATE ... SET col = N, ON DUPLICATE KEY UPDATE col = N). A `?` in a key
- * position records the placeholder's index; the caller supplies its value at
- * execution (sql_stmt_add_key).
+ * Writes: INSERT, REPLACE, UPDATE, DELETE, LOAD DATA, and any statement with
+ * a locking clause (FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE) at any
+ * depth: it writes every table of every FROM / JOIN list. Keys come from a
+ * `sharding_key=N` hint comment or from the simple forms: INSERT/REPLACE
+ * with a column list and VALUES rows (every row), INSERT ... SET,
+ * UPDATE/DELETE with `col = N` or `col IN (...)` as a top-level AND term of
+ * WHERE (an OR at the top level makes the WHERE unusable), and assignments
+ * that move a row (UPDATE ... SET col = N, ON DUPLICATE KEY UPDATE col = N).
+ * A locking SELECT's WHERE gives keys the same way, but only in the simple
+ * form (one SELECT block, its own locking clause, unit tables only in its
+ * own FROM); other locking forms get keys only from a hint, except that an
+ * INSERT / REPLACE / UPDATE / DELETE keeps its own keys unless a unit table
+ * is named inside parentheses, or named at all when the form itself writes
+ * none. A `?` in a key position records the placeholder's index; the caller
+ * supplies its value at execution (sql_stmt_add_key).
  *
  * The module never logs and never allocates except to hold more than
  * SQL_KEYS_INLINE keys (sql_stmt_deinit frees).

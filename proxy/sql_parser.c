@@ -1,0 +1,147 @@
+/*
+ * sql_parser: table names and table reference lists for the classifier's
+ * passes (see sql_parser.h): which configured rule a name resolves to,
+ * `t [AS a], u JOIN v ON ...` lists into p->refs, and which tables a
+ * statement writes (the first unit table named, else the first center
+ * table, is the one sql_decide's messages name).
+ */
+#include "proxy/sql_parser.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* Words that end a table reference list or a WHERE clause. */
+const char *const sql_parser_clause_end[] = {
+    "WHERE", "SET", "ORDER", "LIMIT", "GROUP", "HAVING", "FOR", "LOCK",
+    "UNION", "EXCEPT", "INTERSECT", "RETURNING", "WINDOW", "INTO", "VALUES",
+    "VALUE", "SELECT", "FROM", "PROCEDURE", NULL,
+};
+
+static const char *const not_alias[] = {
+    "AS", "JOIN", "INNER", "LEFT", "RIGHT", "CROSS", "STRAIGHT_JOIN", "NATURAL",
+    "OUTER", "ON", "USING", "PARTITION", "USE", "IGNORE", "FORCE", "DEFAULT",
+    NULL,
+};
+
+static bool p_clause_end(struct parser *p)
+{
+    return p_end(p) || word_in(&p->tok, sql_parser_clause_end);
+}
+
+/* Skip a parenthesized group; the current token is its `(`. */
+void sql_parser_skip_group(struct parser *p)
+{
+    int depth = 0;
+
+    do {
+        if (p_punct(p, '('))
+            depth++;
+        else if (p_punct(p, ')'))
+            depth--;
+        p_next(p);
+    } while (depth > 0 && !p_end(p));
+}
+
+const struct sql_table_rule *sql_parser_lookup_table(const struct parser *p,
+                                                     const char *schema,
+                                                     const char *name)
+{
+    const char *db = schema[0] ? schema : p->cur_db;
+
+    for (size_t i = 0; p->tables && i < p->tables->n; i++) {
+        const struct sql_table_rule *r = &p->tables->v[i];
+        if (strcasecmp(r->name, name) != 0)
+            continue;
+        if (r->schema[0] == '\0' || (db && strcasecmp(r->schema, db) == 0))
+            return r;
+    }
+    return NULL;
+}
+
+/* The statement writes table r (NULL: not configured, nothing to note). */
+void sql_parser_mark_written(struct sql_stmt *st, const struct sql_table_rule *r)
+{
+    if (r == NULL)
+        return;
+    if (r->cls == SQL_TABLE_UNIT && !st->unit_table) {
+        st->unit_table = true;
+        snprintf(st->table, sizeof(st->table), "%s", r->name);
+        snprintf(st->column, sizeof(st->column), "%s", r->column);
+    } else if (r->cls == SQL_TABLE_CENTER && !st->center_table) {
+        st->center_table = true;
+        if (!st->unit_table)
+            snprintf(st->table, sizeof(st->table), "%s", r->name);
+    }
+}
+
+/*
+ * Parse `[schema.]name [[AS] alias]` at the current token into a new ref.
+ * Only write statements collect refs, so a table past SQL_TABLE_REFS_MAX is
+ * marked written at once: its key cannot be followed, but it is checked.
+ */
+void sql_parser_read_table_ref(struct parser *p)
+{
+    char a[SQL_NAME_MAX], b[SQL_NAME_MAX] = "";
+    struct table_ref *ref = p->nrefs < SQL_TABLE_REFS_MAX ? &p->refs[p->nrefs] : NULL;
+
+    sql_tok_ident(&p->tok, a, sizeof(a));
+    p_next(p);
+    if (p_punct(p, '.')) {
+        p_next(p);
+        if (p_ident(p)) {
+            sql_tok_ident(&p->tok, b, sizeof(b));
+            p_next(p);
+        } else if (p_punct(p, '*')) {
+            p_next(p);
+        }
+    }
+    const struct sql_table_rule *rule =
+        sql_parser_lookup_table(p, b[0] ? a : "", b[0] ? b : a);
+    if (ref == NULL) {
+        p->st->key_unknown = true;  /* too many tables to follow */
+        sql_parser_mark_written(p->st, rule);
+        return;
+    }
+    memset(ref, 0, sizeof(*ref));
+    snprintf(ref->name, sizeof(ref->name), "%s", b[0] ? b : a);
+    ref->rule = rule;
+    if (p_is(p, "AS"))
+        p_next(p);
+    if (p_ident(p) && !word_in(&p->tok, not_alias) && !p_clause_end(p)) {
+        sql_tok_ident(&p->tok, ref->alias, sizeof(ref->alias));
+        p_next(p);
+    }
+    p->nrefs++;
+}
+
+/*
+ * Table references up to a clause word: `t [AS a], u JOIN v ON ... `.
+ * Derived tables and index hints are skipped.
+ */
+void sql_parser_read_table_refs(struct parser *p)
+{
+    bool expect = true;
+
+    while (!p_clause_end(p)) {
+        if (p_punct(p, '(')) {
+            sql_parser_skip_group(p);
+            expect = false;
+        } else if (expect && p_ident(p)) {
+            sql_parser_read_table_ref(p);
+            expect = false;
+        } else if (p_punct(p, ',') || p_is(p, "JOIN") || p_is(p, "STRAIGHT_JOIN")) {
+            expect = true;
+            p_next(p);
+        } else {
+            p_next(p);  /* ON / USING conditions, index hints, LATERAL... */
+        }
+    }
+}
+
+/* Mark every table reference as written. */
+void sql_parser_mark_refs_written(struct parser *p)
+{
+    for (size_t i = 0; i < p->nrefs; i++)
+        sql_parser_mark_written(p->st, p->refs[i].rule);
+}

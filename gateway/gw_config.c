@@ -62,6 +62,7 @@ static const struct gw_key gw_keys[] = {
     ENUM(mode, ROUTE_MODE_FORWARD, gw_mode_names),
     ENUM(ban_policy, ROUTE_BAN_HOLD, gw_policy_names),
     NUM(ban_hold_ms, GW_KEY_INT, 5000, 0, 600000),
+    NUM(ban_drain_ms, GW_KEY_INT, 1000, 0, 600000),
     NUM(retry_after_s, GW_KEY_INT, 1, 0, 3600),
     NUM(workers, GW_KEY_INT, 1, 1, 64),
     NUM(max_connections, GW_KEY_INT, 4096, 16, 1000000),

@@ -33,6 +33,7 @@ struct gw_config {
     int  mode;                      /* enum route_mode */
     int  ban_policy;                /* enum route_ban_policy */
     int  ban_hold_ms;
+    int  ban_drain_ms;              /* a ban's ack waits this long for writes in flight */
     int  retry_after_s;
     int  workers;                   /* worker threads, one event loop each */
     int  max_connections;

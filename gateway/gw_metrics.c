@@ -32,6 +32,16 @@ void gw_metrics_latency(struct gw_metrics *m, uint64_t us)
     atomic_fetch_add_explicit(&m->latency_count, 1, memory_order_relaxed);
 }
 
+void gw_metrics_drain(struct gw_metrics *m, uint64_t waited_ms, size_t left)
+{
+    atomic_fetch_add_explicit(&m->drains, 1, memory_order_relaxed);
+    atomic_store_explicit(&m->drain_ms_last, waited_ms, memory_order_relaxed);
+    if (left == 0)
+        return;
+    atomic_fetch_add_explicit(&m->drain_timeouts, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->drain_left, left, memory_order_relaxed);
+}
+
 const char *gw_outcome_name(enum gw_outcome o)
 {
     static const char *const names[GW_OUTCOME_COUNT] = {
@@ -119,6 +129,27 @@ void gw_metrics_render(struct gw_metrics *m, const char *const *unit_names, size
         gw_load(&m->holds_total), gw_load(&m->holds_released), gw_load(&m->holds_timed_out),
         (long long)atomic_load(&m->held_now), (long long)atomic_load(&m->in_flight),
         gw_load(&m->reloads));
+    strbuf_printf(out,
+        "# HELP unitgw_hop_trusted_total Hopped requests served here instead of 421 because "
+        "the sending gateway routed by newer rules.\n"
+        "# TYPE unitgw_hop_trusted_total counter\n"
+        "unitgw_hop_trusted_total %llu\n"
+        "# HELP unitgw_ban_drains_total Pushes of rules with bans, acked after a drain.\n"
+        "# TYPE unitgw_ban_drains_total counter\n"
+        "unitgw_ban_drains_total %llu\n"
+        "# HELP unitgw_ban_drain_timeouts_total Ban pushes acked after ban_drain_ms with "
+        "writes still in flight.\n"
+        "# TYPE unitgw_ban_drain_timeouts_total counter\n"
+        "unitgw_ban_drain_timeouts_total %llu\n"
+        "# HELP unitgw_ban_drain_left_total Writes to banned buckets still in flight when a "
+        "drain gave up waiting.\n"
+        "# TYPE unitgw_ban_drain_left_total counter\n"
+        "unitgw_ban_drain_left_total %llu\n"
+        "# HELP unitgw_ban_drain_ms_last How long the last ban drain waited.\n"
+        "# TYPE unitgw_ban_drain_ms_last gauge\n"
+        "unitgw_ban_drain_ms_last %llu\n",
+        gw_load(&m->hop_trusted), gw_load(&m->drains), gw_load(&m->drain_timeouts),
+        gw_load(&m->drain_left), gw_load(&m->drain_ms_last));
 }
 
 void gw_metrics_status_json(struct gw_metrics *m, struct strbuf *out)
@@ -137,7 +168,10 @@ void gw_metrics_status_json(struct gw_metrics *m, struct strbuf *out)
         strbuf_printf(out, "%s\"%s\": %llu", o ? ", " : "", gw_outcome_name((enum gw_outcome)o),
                       by_outcome[o]);
     strbuf_printf(out, "}, \"held\": %lld, \"holds_total\": %llu, \"holds_timed_out\": %llu, "
-                  "\"in_flight\": %lld",
+                  "\"in_flight\": %lld, \"hop_trusted\": %llu, \"ban_drains\": %llu, "
+                  "\"ban_drain_timeouts\": %llu, \"ban_drain_ms_last\": %llu",
                   (long long)atomic_load(&m->held_now), gw_load(&m->holds_total),
-                  gw_load(&m->holds_timed_out), (long long)atomic_load(&m->in_flight));
+                  gw_load(&m->holds_timed_out), (long long)atomic_load(&m->in_flight),
+                  gw_load(&m->hop_trusted), gw_load(&m->drains), gw_load(&m->drain_timeouts),
+                  gw_load(&m->drain_ms_last));
 }

@@ -7,6 +7,7 @@
 #define UR_GW_METRICS_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gateway/route.h"
@@ -44,6 +45,11 @@ struct gw_metrics {
     atomic_llong  held_now;
     atomic_llong  in_flight;
     atomic_ullong reloads;          /* SIGHUP reloads applied */
+    atomic_ullong hop_trusted;      /* hopped requests served here on a newer sender's word */
+    atomic_ullong drains;           /* ban pushes acked after a drain */
+    atomic_ullong drain_timeouts;   /* ... and were acked after ban_drain_ms anyway */
+    atomic_ullong drain_left;       /* writes still in flight at those acks */
+    atomic_ullong drain_ms_last;    /* how long the last drain waited */
 };
 
 void gw_metrics_init(struct gw_metrics *m);
@@ -52,6 +58,9 @@ void gw_metrics_init(struct gw_metrics *m);
 void gw_metrics_count(struct gw_metrics *m, int type, enum gw_outcome outcome, int unit);
 
 void gw_metrics_latency(struct gw_metrics *m, uint64_t us);
+
+/* One ban drain: how long it waited, how many writes were still in flight. */
+void gw_metrics_drain(struct gw_metrics *m, uint64_t waited_ms, size_t left);
 
 const char *gw_outcome_name(enum gw_outcome o);
 

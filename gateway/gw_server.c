@@ -3,7 +3,8 @@
  *
  *   uri_log callback: struct gw_request (raw target kept: path + query)
  *        |
- *   handler, first call: limits (414 / 431 / 413) -> route_decide
+ *   handler, first call: limits (414 / 431 / 413) -> route_decide (a write:
+ *        inside its lane's lock, linked there when LOCAL, gw_drain.h)
  *        |-- answer now: 307, 400, 404, 421, 503 (+ Retry-After)
  *        |-- HOLD: gw_hold_park (connection suspended) ... resumed:
  *        |         decide again (released, parked again, or 503 on timeout)
@@ -13,7 +14,12 @@
  *        (suspended) -> 502 / 504 naming the upstream, or the upstream's
  *        response: from the body buffer when the transfer is already over,
  *        else with a content reader pulling the body (gw_xfer_response)
- *   completed callback: metrics, request log line, release the transfer
+ *   completed callback: metrics, request log line, release the transfer,
+ *        unlink the write from its lane (a ban drain stops waiting for it)
+ *
+ * Hop header: "<unit>; v=<rule version>" on what we forward. A hopped
+ * request that would leave again is served here when the sender's version
+ * is newer than ours (route.h), else 421.
  *
  * Every answer carries X-Unit (the unit that served it) and X-Unit-Home
  * (public URL of the buyer's home unit, or of the serving unit).
@@ -30,6 +36,7 @@
 
 #include <microhttpd.h>
 
+#include "gateway/gw_drain.h"
 #include "gateway/gw_headers.h"
 #include "gateway/gw_hold.h"
 #include "gateway/gw_upstream.h"
@@ -37,9 +44,22 @@
 #include "router/admin_http.h"
 #include "router/log.h"
 
+/*
+ * One per worker: its libmicrohttpd callbacks' closure, and its in-flight
+ * writes for the ban drain. The array outlives the workers.
+ */
+struct gw_lane {
+    struct gw_server     *srv;
+    struct gw_worker     *wk;
+    struct gw_drain_lane *drain;        /* its entry in the server's drains */
+};
+
 struct gw_server {
     struct gw_worker   **workers;       /* nworkers of them, each with its daemon */
     int                  nworkers;
+    struct gw_lane      *lanes;         /* one per configured worker */
+    struct gw_drain_lane *drains;       /* the lanes' in-flight writes, as one array */
+    int                  nlanes;
     struct rules_keeper *keeper;        /* borrowed */
     struct gw_hold      *hold;
     struct gw_metrics    metrics;
@@ -60,6 +80,7 @@ enum gw_req_state {
 struct gw_request {
     struct gw_server      *srv;
     struct gw_worker      *wk;          /* the serving worker */
+    struct gw_lane        *lane;        /* its lane */
     struct gw_upstream    *up;          /* its client side */
     struct gw_config      *cfg;         /* reference held */
     struct MHD_Connection *conn;
@@ -71,7 +92,9 @@ struct gw_request {
     bool                   first_phase; /* the handler's "headers" call */
     struct MHD_Response   *pending;     /* answer decided in the first phase */
     struct route_decision  d;
+    uint64_t               rules_version; /* of the decision, 0 without rules */
     bool                   decided;
+    struct gw_drain_entry  drain;       /* a write sent upstream: on the lane */
     int                    status;      /* answered status, for the log */
     enum gw_outcome        outcome;
     bool                   has_body;
@@ -275,7 +298,10 @@ static enum MHD_Result gw_proxy_start(struct gw_request *r, bool *started)
     *started = false;
     gw_client_ip(r->conn, ip, sizeof(ip));
     snprintf(via, sizeof(via), "1.1 unitgw-%s", c->unit);
-    struct gw_forward_info fi = { ip, via, c->hop_header, forward ? c->unit : NULL };
+    char hop[ROUTE_HOP_MAX];
+    if (forward && route_hop_format(hop, sizeof(hop), c->unit, r->rules_version) < 0)
+        snprintf(hop, sizeof(hop), "%s", c->unit);
+    struct gw_forward_info fi = { ip, via, c->hop_header, forward ? hop : NULL };
     size_t ulen = strlen(base) + strlen(r->uri) + 1;
     char *url = malloc(ulen);
     if (url == NULL)
@@ -402,22 +428,50 @@ static enum MHD_Result gw_hold_or_reject(struct gw_request *r, uint64_t version)
                      r->d.reason);
 }
 
-/* Decide (again) and act; the first call, or a resumed parked request. */
-static enum MHD_Result gw_route(struct gw_request *r, const char *data, size_t *size)
+/*
+ * route_decide under the current rules. A write decides inside its lane's
+ * lock and, when it goes to the local upstream for a buyer, is linked there
+ * before the unlock: a ban drain then either sees it or it saw the ban
+ * (gw_drain.h). A write forwarded to another gateway is not linked: that
+ * gateway links it when it sends it upstream, and its own drain covers it.
+ */
+static void gw_decide(struct gw_request *r)
 {
     struct gw_server *s = r->srv;
+    struct gw_drain_lane *lane = r->lane->drain;
+    bool write = !route_method_is_read(r->method);
     struct rules_guard g;
+    struct route_hop hop;
     struct route_request rq = {
         .method = r->method, .path = r->path, .query = r->query,
         .header = gw_lookup_header, .header_ctx = r->conn,
     };
+    const char *hv = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, r->cfg->hop_header);
 
-    rq.hopped = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, r->cfg->hop_header) != NULL;
+    rq.hopped = hv != NULL;
+    route_hop_parse(hv, &hop);
+    rq.hop_version = hop.version;
+    if (write)
+        gw_drain_lock(lane);
     const struct rules *rules = rules_store_get(&s->keeper->store, &g);
-    uint64_t version = rules ? rules->version : 0;
+    r->rules_version = rules ? rules->version : 0;
     route_decide(&r->cfg->table, rules, &rq, &r->d);
     rules_store_put(&s->keeper->store, &g);
+    if (write && !r->drain.linked && r->d.action == ROUTE_ACTION_LOCAL &&
+        r->d.entry->type == ROUTE_TYPE_UNIT && r->d.has_buyer)
+        gw_drain_link(lane, &r->drain, r->d.buyer_id);
+    if (write)
+        gw_drain_unlock(lane);
     r->decided = true;
+}
+
+/* Decide (again) and act; the first call, or a resumed parked request. */
+static enum MHD_Result gw_route(struct gw_request *r, const char *data, size_t *size)
+{
+    struct gw_server *s = r->srv;
+
+    gw_decide(r);
+    uint64_t version = r->rules_version;
 
     switch (r->d.action) {
     case ROUTE_ACTION_HOLD:
@@ -428,6 +482,8 @@ static enum MHD_Result gw_route(struct gw_request *r, const char *data, size_t *
         bool started;
         if (r->counted_held)
             atomic_fetch_add(&s->metrics.holds_released, 1);
+        if (r->d.hop_trusted)
+            atomic_fetch_add(&s->metrics.hop_trusted, 1);
         gw_unhold(r);
         (void)data;
         (void)size;
@@ -490,16 +546,17 @@ static enum MHD_Result gw_handler(void *cls, struct MHD_Connection *conn, const 
 
 static void *gw_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    struct gw_worker *w = cls;
-    struct gw_server *s = w->ctx;
+    struct gw_lane *lane = cls;
+    struct gw_server *s = lane->srv;
     struct gw_request *r = calloc(1, sizeof(*r));
 
     (void)conn;
     if (r == NULL)
         return NULL;
     r->srv = s;
-    r->wk = w;
-    r->up = w->up;
+    r->lane = lane;
+    r->wk = lane->wk;
+    r->up = lane->wk->up;
     r->cfg = gw_config_get(s);
     r->uri = strdup(uri);
     size_t plen = strcspn(uri, "?");
@@ -537,14 +594,15 @@ static void gw_log_request(const struct gw_request *r, enum MHD_RequestTerminati
 static void gw_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    struct gw_worker *w = cls;
-    struct gw_server *s = w->ctx;
+    struct gw_lane *lane = cls;
+    struct gw_server *s = lane->srv;
     struct gw_request *r = *req_cls;
 
     (void)conn;
     if (r == NULL)
         return;
     *req_cls = NULL;
+    gw_drain_unlink(lane->drain, &r->drain);  /* answered (or given up on) */
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->outcome <= GW_OUTCOME_FORWARD)
         r->outcome = GW_OUTCOME_ABORTED;
     gw_metrics_count(&s->metrics, r->d.entry ? (int)r->d.entry->type : ROUTE_TYPE_COUNT,
@@ -575,11 +633,11 @@ static void gw_mhd_log(void *cls, const char *fmt, va_list ap)
 /* ---- lifecycle ----------------------------------------------------------- */
 
 /*
- * Worker w's daemon: external polling (w's loop runs it), its own listen
- * socket on the shared address (SO_REUSEPORT: the kernel spreads the
- * connections over the workers).
+ * The daemon of lane w's worker: external polling (the worker's loop runs
+ * it), its own listen socket on the shared address (SO_REUSEPORT: the kernel
+ * spreads the connections over the workers). Its callbacks get the lane.
  */
-static struct MHD_Daemon *gw_mhd_start(struct gw_worker *w, const struct gw_config *c,
+static struct MHD_Daemon *gw_mhd_start(struct gw_lane *w, const struct gw_config *c,
                                        char *err, size_t errlen)
 {
     struct sockaddr_in sin;
@@ -608,7 +666,7 @@ static struct MHD_Daemon *gw_mhd_start(struct gw_worker *w, const struct gw_conf
     return d;
 }
 
-/* Stop every worker's loop, close their connections and free them. */
+/* Stop every worker's loop, close their connections and free them and the lanes. */
 static void gw_server_stop_workers(struct gw_server *s)
 {
     for (int i = 0; i < s->nworkers; i++)
@@ -616,6 +674,13 @@ static void gw_server_stop_workers(struct gw_server *s)
     free(s->workers);
     s->workers = NULL;
     s->nworkers = 0;
+    for (int i = 0; i < s->nlanes; i++)
+        gw_drain_lane_deinit(&s->drains[i]);
+    free(s->lanes);
+    free(s->drains);
+    s->lanes = NULL;
+    s->drains = NULL;
+    s->nlanes = 0;
 }
 
 /* One worker per cfg->workers, each running its own daemon. 0 or -1 with err. */
@@ -623,16 +688,24 @@ static int gw_server_start_workers(struct gw_server *s, const struct gw_config *
                                    char *err, size_t errlen)
 {
     s->workers = calloc((size_t)c->workers, sizeof(*s->workers));
-    if (s->workers == NULL) {
+    s->lanes = calloc((size_t)c->workers, sizeof(*s->lanes));
+    s->drains = calloc((size_t)c->workers, sizeof(*s->drains));
+    if (s->workers == NULL || s->lanes == NULL || s->drains == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
+    }
+    for (; s->nlanes < c->workers; s->nlanes++) {
+        s->lanes[s->nlanes].srv = s;
+        s->lanes[s->nlanes].drain = &s->drains[s->nlanes];
+        gw_drain_lane_init(&s->drains[s->nlanes]);
     }
     for (int i = 0; i < c->workers; i++) {
         struct gw_worker *w = gw_worker_create(s, &s->metrics, err, errlen);
         if (w == NULL)
             return -1;
         s->workers[s->nworkers++] = w;
-        struct MHD_Daemon *d = gw_mhd_start(w, c, err, errlen);
+        s->lanes[i].wk = w;
+        struct MHD_Daemon *d = gw_mhd_start(&s->lanes[i], c, err, errlen);
         if (d == NULL)
             return -1;
         if (gw_worker_start(w, d, err, errlen) < 0) {
@@ -718,13 +791,46 @@ void gw_server_destroy(struct gw_server *s)
 
 /* ---- admin hooks --------------------------------------------------------- */
 
+/* True when the current rules ban any write. */
+static bool gw_rules_have_bans(struct gw_server *s)
+{
+    struct rules_guard g;
+    const struct rules *r = rules_store_get(&s->keeper->store, &g);
+    bool bans = r != NULL && (r->nbans > 0 || r->nbuyer_bans > 0);
+
+    rules_store_put(&s->keeper->store, &g);
+    return bans;
+}
+
+/*
+ * The ack of a push: when the accepted rules ban buckets, wait (admin
+ * thread) until no write this gateway sent upstream for a banned buyer is still
+ * unanswered, up to ban_drain_ms; then answer 200 anyway, logged and
+ * counted: the writes are not aborted (the proxies refuse banned writes).
+ */
 int gw_server_after_accept(void *ctx, uint64_t version, char *err, size_t errlen)
 {
     struct gw_server *s = ctx;
-    (void)version;
+    uint64_t waited_ms = 0;
+
     (void)err;
     (void)errlen;
     gw_hold_notify(s->hold);    /* parked writes look at the new rules now */
+    if (!gw_rules_have_bans(s))
+        return 0;
+    struct gw_config *c = gw_config_get(s);
+    int timeout_ms = c->ban_drain_ms;
+    gw_config_put(s, c);
+    size_t left = gw_drain_wait(s->drains, (size_t)s->nlanes, &s->keeper->store, timeout_ms,
+                                &waited_ms);
+    gw_metrics_drain(&s->metrics, waited_ms, left);
+    if (left > 0)
+        log_warn("ban drain (rules version %llu): %zu write(s) to banned buckets still in "
+                 "flight after ban_drain_ms=%d; acknowledging anyway",
+                 (unsigned long long)version, left, timeout_ms);
+    else if (waited_ms > 0)
+        log_info("ban drain (rules version %llu): writes in flight done in %llu ms",
+                 (unsigned long long)version, (unsigned long long)waited_ms);
     return 0;
 }
 
@@ -735,9 +841,9 @@ void gw_server_status_json(void *ctx, struct strbuf *out)
 
     strbuf_puts(out, ", \"listen\": ");
     strbuf_json_string(out, c->listen);
-    strbuf_printf(out, ", \"mode\": \"%s\", \"ban_policy\": \"%s\"",
+    strbuf_printf(out, ", \"mode\": \"%s\", \"ban_policy\": \"%s\", \"ban_drain_ms\": %d",
                   c->mode == ROUTE_MODE_FORWARD ? "forward" : "redirect",
-                  c->ban_policy == ROUTE_BAN_HOLD ? "hold" : "reject");
+                  c->ban_policy == ROUTE_BAN_HOLD ? "hold" : "reject", c->ban_drain_ms);
     gw_config_put(s, c);
     gw_metrics_status_json(&s->metrics, out);
 }

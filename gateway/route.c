@@ -182,6 +182,19 @@ static int route_decide_unit(const struct route_table *t, const struct rules *r,
     return 0;
 }
 
+/*
+ * A hopped unit-route request that would leave again: the sender routed it
+ * here by rules newer than ours (a rule change reaches the gateways one by
+ * one), so its word wins and it is served here; the proxies enforce the real
+ * rules for writes. Equal or older versions, or none, mean a loop or a
+ * misconfiguration: 421. Center and local targets do not come from the rules.
+ */
+static bool route_hop_trusted(const struct route_decision *d, const struct rules *r,
+                              const struct route_request *req)
+{
+    return d->entry->type == ROUTE_TYPE_UNIT && r != NULL && req->hop_version > r->version;
+}
+
 void route_decide(const struct route_table *t, const struct rules *r,
                   const struct route_request *req, struct route_decision *d)
 {
@@ -215,12 +228,67 @@ void route_decide(const struct route_table *t, const struct rules *r,
     d->reason[0] = '\0';
     if (d->target == t->self) {
         d->action = ROUTE_ACTION_LOCAL;
+    } else if (req->hopped && route_hop_trusted(d, r, req)) {
+        /* the sender's newer rules make this unit the home: ours lag */
+        d->action = ROUTE_ACTION_LOCAL;
+        d->target = d->home = t->self;
+        d->hop_trusted = true;
     } else if (req->hopped) {
         route_set(d, ROUTE_ACTION_MISDIRECTED,
-                  "request already forwarded once; %s would send it on to %s",
-                  t->topo->units[t->self].name, t->topo->units[d->target].name);
+                  "request already forwarded once (sender rule version %llu); %s at rule "
+                  "version %llu would send it on to %s",
+                  (unsigned long long)req->hop_version, t->topo->units[t->self].name,
+                  (unsigned long long)(r ? r->version : 0), t->topo->units[d->target].name);
     } else {
         d->action = t->mode == ROUTE_MODE_FORWARD ? ROUTE_ACTION_FORWARD : ROUTE_ACTION_REDIRECT;
+    }
+}
+
+int route_hop_format(char *out, size_t outlen, const char *unit, uint64_t version)
+{
+    int n = version > 0 ? snprintf(out, outlen, "%s; v=%llu", unit, (unsigned long long)version)
+                        : snprintf(out, outlen, "%s", unit);
+    return n >= 0 && (size_t)n < outlen ? n : -1;
+}
+
+static bool route_is_space(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* One "name=value" parameter of a hop value, [p, end) with spaces around. */
+static void route_hop_param(const char *p, const char *end, struct route_hop *out)
+{
+    while (p < end && route_is_space(*p))
+        p++;
+    while (end > p && route_is_space(end[-1]))
+        end--;
+    if (end - p < 2 || (p[0] != 'v' && p[0] != 'V') || p[1] != '=' || out->version != 0)
+        return;
+    uint64_t v;
+    if (route_buyer_parse(p + 2, (size_t)(end - p - 2), &v) == 0)
+        out->version = v;
+}
+
+void route_hop_parse(const char *value, struct route_hop *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (value == NULL)
+        return;
+    while (route_is_space(*value))
+        value++;
+    size_t len = strcspn(value, ";");
+    size_t name = len;
+    while (name > 0 && route_is_space(value[name - 1]))
+        name--;
+    if (name >= sizeof(out->sender))
+        name = sizeof(out->sender) - 1;
+    memcpy(out->sender, value, name);
+    out->sender[name] = '\0';
+    for (const char *p = value + len; *p == ';'; ) {
+        const char *end = p + 1 + strcspn(p + 1, ";");
+        route_hop_param(p + 1, end, out);
+        p = end;
     }
 }
 

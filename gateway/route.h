@@ -9,7 +9,9 @@
  *     center: the topology's center unit
  *     local:  this unit
  *   target == this unit          -> LOCAL (forward to the entry's upstream)
- *   target elsewhere, hop header -> MISDIRECTED (421, never bounced)
+ *   target elsewhere, hop header -> MISDIRECTED (421, never bounced), unless
+ *     unit route and the sender's rule version is newer than ours: LOCAL
+ *     (hop_trusted: the sender's newer rules make this unit the home)
  *   target elsewhere             -> FORWARD (mode forward) | REDIRECT (307)
  *   write + banned bucket        -> HOLD (policy hold) | REJECT (503)
  *   no / bad buyerId             -> BAD_REQUEST (400)
@@ -31,6 +33,7 @@
 #define ROUTE_ENTRIES_MAX  64
 #define ROUTE_SOURCES_MAX  3
 #define ROUTE_REASON_MAX   192
+#define ROUTE_HOP_MAX      (RULES_UNIT_NAME_MAX + 32) /* "unit; v=N" */
 
 enum route_type {
     ROUTE_TYPE_UNIT,
@@ -99,6 +102,7 @@ struct route_request {
     const char *(*header)(void *ctx, const char *name);
     void       *header_ctx;
     bool        hopped;         /* carries the hop header */
+    uint64_t    hop_version;    /* the sender's rule version; 0 = not said */
 };
 
 struct route_decision {
@@ -107,6 +111,7 @@ struct route_decision {
     int      target;        /* topology unit that should serve, -1 if none */
     int      home;          /* buyer's home unit (topology index), -1 if none */
     bool     has_buyer;
+    bool     hop_trusted;   /* LOCAL on a newer sender's word (would be 421) */
     uint64_t buyer_id;
     char     reason[ROUTE_REASON_MAX]; /* why, for error bodies and logs */
 };
@@ -153,6 +158,29 @@ bool route_method_is_read(const char *method);
  */
 void route_decide(const struct route_table *t, const struct rules *r,
                   const struct route_request *req, struct route_decision *d);
+
+/*
+ * The hop header's value: the sending gateway's unit and the version of the
+ * rules it routed by, "dc-a; v=5". A sender without a version (an older
+ * gateway) writes just "dc-a".
+ */
+struct route_hop {
+    char     sender[RULES_UNIT_NAME_MAX];  /* "" if the value names none */
+    uint64_t version;                      /* 0: no (valid) version */
+};
+
+/*
+ * Format the hop value for unit at rule version (0: no version, the old
+ * form). Returns the length, or -1 if it does not fit in outlen.
+ */
+int route_hop_format(char *out, size_t outlen, const char *unit, uint64_t version);
+
+/*
+ * Parse a hop value (NULL: none). Never fails: a missing, malformed or zero
+ * "v=" parameter leaves version 0 (treated like an old sender); other
+ * parameters are ignored; a sender name too long is cut.
+ */
+void route_hop_parse(const char *value, struct route_hop *out);
 
 /* Short names for logs and metrics labels. */
 const char *route_type_name(enum route_type type);

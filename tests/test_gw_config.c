@@ -69,6 +69,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->mode, ROUTE_MODE_FORWARD);
     assert_int_equal(c->ban_policy, ROUTE_BAN_HOLD);
     assert_int_equal(c->ban_hold_ms, 5000);
+    assert_int_equal(c->ban_drain_ms, 1000);
     assert_string_equal(c->hop_header, "X-Unitroute-Hop");
     assert_int_equal(c->table.nsources, 3);
     assert_int_equal(c->table.sources[0].kind, ROUTE_SOURCE_HEADER);
@@ -88,7 +89,7 @@ static void test_values(void **state)
     (void)state;
     char err[512] = "";
     struct gw_config *c = load(BASE,
-        "mode = \"redirect\"; ban_policy = \"reject\"; ban_hold_ms = 10;\n"
+        "mode = \"redirect\"; ban_policy = \"reject\"; ban_hold_ms = 10; ban_drain_ms = 0;\n"
         "state_dir = \"st\"; log_requests = true; max_body_bytes = 5000000000L;\n"
         "buyer_order = [ \"cookie\", \"header\" ]; buyer_header = \"\"; buyer_cookie = \"bid\";\n",
         err, sizeof(err));
@@ -98,6 +99,7 @@ static void test_values(void **state)
     assert_int_equal(c->table.mode, ROUTE_MODE_REDIRECT);
     assert_int_equal(c->table.ban_policy, ROUTE_BAN_REJECT);
     assert_int_equal(c->ban_hold_ms, 10);
+    assert_int_equal(c->ban_drain_ms, 0);       /* 0: ack a ban at once */
     assert_true(c->log_requests);
     assert_true(c->max_body_bytes == 5000000000LL);
     /* header source disabled by its empty name: only the cookie is left */
@@ -128,6 +130,7 @@ static void test_errors(void **state)
     expect_error("bogus = 1;\n", "gw.conf:6: unknown key 'bogus'");
     expect_error("mode = \"sideways\";\n", "gw.conf:6: 'mode' must be one of");
     expect_error("ban_hold_ms = -1;\n", "gw.conf:6: 'ban_hold_ms' must be in");
+    expect_error("ban_drain_ms = 600001;\n", "gw.conf:6: 'ban_drain_ms' must be in");
     expect_error("workers = \"two\";\n", "gw.conf:6: 'workers' must be an integer");
     expect_error("log_requests = 1;\n", "'log_requests' must be true or false");
     expect_error("hop_header = \"bad header\";\n", "'hop_header' must be a name");

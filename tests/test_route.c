@@ -316,6 +316,130 @@ static void test_decide_hop_loop(void **state)
     assert_int_equal(d.action, ROUTE_ACTION_MISDIRECTED);
 }
 
+/* ---- hop header: the sender's rule version ------------------------------ */
+
+static void test_hop_format(void **state)
+{
+    (void)state;
+    char buf[ROUTE_HOP_MAX];
+
+    assert_int_equal(route_hop_format(buf, sizeof(buf), "dc-a", 5), 9);
+    assert_string_equal(buf, "dc-a; v=5");
+    assert_int_equal(route_hop_format(buf, sizeof(buf), "dc-a", 0), 4);
+    assert_string_equal(buf, "dc-a");      /* no rules: the old form */
+    assert_true(route_hop_format(buf, sizeof(buf), "dc-b", UINT64_MAX) > 0);
+    assert_string_equal(buf, "dc-b; v=18446744073709551615");
+    assert_int_equal(route_hop_format(buf, 8, "dc-a", 5), -1);   /* does not fit */
+
+    /* what we format, we parse */
+    struct route_hop h;
+    route_hop_format(buf, sizeof(buf), "dc-b", 77);
+    route_hop_parse(buf, &h);
+    assert_string_equal(h.sender, "dc-b");
+    assert_true(h.version == 77);
+}
+
+static void test_hop_parse(void **state)
+{
+    (void)state;
+    struct route_hop h;
+
+    route_hop_parse("dc-a; v=5", &h);
+    assert_string_equal(h.sender, "dc-a");
+    assert_true(h.version == 5);
+    route_hop_parse("  dc-a ;v=12 ", &h);
+    assert_string_equal(h.sender, "dc-a");
+    assert_true(h.version == 12);
+    route_hop_parse("dc-a; x=1; V=9; v=10", &h);      /* unknown ignored, first v wins */
+    assert_true(h.version == 9);
+    /* an older sender: no version */
+    route_hop_parse("dc-b", &h);
+    assert_string_equal(h.sender, "dc-b");
+    assert_true(h.version == 0);
+    route_hop_parse(NULL, &h);
+    assert_string_equal(h.sender, "");
+    assert_true(h.version == 0);
+    route_hop_parse("", &h);
+    assert_true(h.version == 0);
+    /* malformed versions count as none */
+    const char *bad[] = { "dc-a; v=", "dc-a; v=abc", "dc-a; v=-1", "dc-a; v=1 2",
+                          "dc-a; v=18446744073709551616", "dc-a; v=0", "dc-a; version=5",
+                          "dc-a v=5", "dc-a; =5" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        route_hop_parse(bad[i], &h);
+        if (h.version != 0)
+            fail_msg("\"%s\" parsed as version %llu", bad[i], (unsigned long long)h.version);
+    }
+    /* a sender name too long is cut, not overflowed */
+    char longv[RULES_UNIT_NAME_MAX * 2 + 8];
+    memset(longv, 'x', sizeof(longv) - 8);
+    snprintf(longv + sizeof(longv) - 8, 8, "; v=3");
+    route_hop_parse(longv, &h);
+    assert_int_equal(strlen(h.sender), RULES_UNIT_NAME_MAX - 1);
+    assert_true(h.version == 3);
+}
+
+static void decide_hop(struct fx *f, const struct rules *r, const char *method, const char *path,
+                       const char *buyer, uint64_t hop_version, struct route_decision *d)
+{
+    struct hdrs h = { { buyer ? "X-Buyer-Id" : NULL }, { buyer } };
+    struct route_request req;
+
+    req_init(&req, &h, method, path, NULL);
+    req.hopped = true;
+    req.hop_version = hop_version;
+    route_decide(&f->table, r, &req, d);
+}
+
+static void test_decide_hop_version(void **state)
+{
+    struct fx *f = *state;
+    struct route_decision d;
+
+    /* f->rules is version 3; buyer 5001's home under it is dc-b, we are dc-a */
+    decide_hop(f, f->rules, "GET", "/api/x", "5001", 4, &d);   /* newer sender */
+    assert_int_equal(d.action, ROUTE_ACTION_LOCAL);
+    assert_true(d.hop_trusted);
+    assert_int_equal(d.target, 0);
+    assert_int_equal(d.home, 0);        /* X-Unit-Home: the sender's word */
+    decide_hop(f, f->rules, "POST", "/api/x", "5001", 1000, &d);
+    assert_int_equal(d.action, ROUTE_ACTION_LOCAL);
+    assert_true(d.hop_trusted);
+
+    /* equal or older: a real loop or a misconfiguration */
+    decide_hop(f, f->rules, "GET", "/api/x", "5001", 3, &d);
+    assert_int_equal(d.action, ROUTE_ACTION_MISDIRECTED);
+    assert_false(d.hop_trusted);
+    assert_non_null(strstr(d.reason, "sender rule version 3"));
+    assert_non_null(strstr(d.reason, "dc-a at rule version 3"));
+    decide_hop(f, f->rules, "GET", "/api/x", "5001", 2, &d);
+    assert_int_equal(d.action, ROUTE_ACTION_MISDIRECTED);
+    /* no version (an older sender): as before */
+    decide_hop(f, f->rules, "GET", "/api/x", "5001", 0, &d);
+    assert_int_equal(d.action, ROUTE_ACTION_MISDIRECTED);
+
+    /* staying here anyway: served, not counted as trusted */
+    decide_hop(f, f->rules, "GET", "/api/x", "1", 9, &d);
+    assert_int_equal(d.action, ROUTE_ACTION_LOCAL);
+    assert_false(d.hop_trusted);
+
+    /* a banned write is still held, whatever the sender's version */
+    decide_hop(f, f->banned, "POST", "/api/x", "10007", 9, &d);
+    assert_int_equal(d.action, ROUTE_ACTION_HOLD);
+    /* and with a newer sender, a read to a buyer homed elsewhere is served */
+    decide_hop(f, f->banned, "GET", "/api/x", "5001", 5, &d);
+    assert_int_equal(d.action, ROUTE_ACTION_LOCAL);
+    assert_true(d.hop_trusted);
+
+    /* the center route does not come from the rules: 421 whatever the version */
+    f->table.self = 1;
+    decide_hop(f, f->rules, "POST", "/center/x", NULL, 9, &d);
+    assert_int_equal(d.action, ROUTE_ACTION_MISDIRECTED);
+    /* no rules: the unit route cannot be decided at all */
+    decide_hop(f, NULL, "GET", "/api/x", "1", 9, &d);
+    assert_int_equal(d.action, ROUTE_ACTION_NO_RULES);
+}
+
 static void test_decide_no_rules(void **state)
 {
     struct fx *f = *state;
@@ -375,6 +499,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_decide_bad_buyer, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_decide_center_local, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_decide_hop_loop, fx_setup, fx_teardown),
+        cmocka_unit_test(test_hop_format),
+        cmocka_unit_test(test_hop_parse),
+        cmocka_unit_test_setup_teardown(test_decide_hop_version, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_decide_no_rules, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_decide_bans, fx_setup, fx_teardown),
         cmocka_unit_test(test_names),

@@ -7,6 +7,10 @@
 #            changes routing without restart, persisted rules survive restart
 #   bans:    hold then release (the held POST reaches the new home once),
 #            hold timeout and reject policy: 503 + Retry-After
+#   versions: the hop header carries the sender's rule version; a gateway
+#            whose rules lag serves a newer sender's hop instead of 421
+#   drain:   a ban push is acked only once the writes already sent on for
+#            the banned buckets were answered (or after ban_drain_ms)
 #   streams: 100 MB up and down through the gateway, RSS stays flat
 #   errors:  502 / 504 name the upstream; malformed requests get 4xx
 #   ops:     SIGHUP reload (redirect mode: 307), metrics, status, SIGTERM drain
@@ -183,6 +187,128 @@ t_match "hold timeout: Retry-After" 'Retry-After: 1' "$out"
 t_check "hold timeout: after ban_hold_ms (${ms} ms)" test "$ms" -ge 1400 -a "$ms" -lt 5000
 t_eq "write ban: never delivered" "" "$(grep /api/t "$D/up.log")"
 
+# ---- hop header with the sender's rule version --------------------------------
+# v6 moves bucket 5300 dc-b -> dc-a; only dc-b gets it at first, as in a
+# cutover where the gateways get the new routing one after the other.
+R6='{ first = 0; last = 0; unit = "dc-a"; }, { first = 1; last = 1; unit = "dc-b"; }, { first = 2; last = 99; unit = "dc-a"; }, { first = 100; last = 100; unit = "dc-b"; }, { first = 101; last = 4999; unit = "dc-a"; }, { first = 5000; last = 5299; unit = "dc-b"; }, { first = 5300; last = 5300; unit = "dc-a"; }, { first = 5301; last = 9999; unit = "dc-b"; }'
+rules 6 "$R6" '{ first = 200; last = 200; }' >"$D/r6.conf"
+t_match "push v6 to dc-b only" '^200 ' "$(push $AB "$D/r6.conf")"
+out=$(c -i -H 'X-Buyer-Id: 5300' http://127.0.0.1:$GB/api/v)
+t_match "dc-b (v6) -> dc-a (v5): newer sender trusted, 200" '^HTTP/1.1 200' "$out"
+t_match "newer sender trusted: served by up-a" '^upstream=up-a' "$(echo "$out" | grep upstream=)"
+t_match "newer sender trusted: X-Unit dc-a" '^X-Unit: dc-a' "$(echo "$out" | grep -i '^X-Unit:')"
+t_match "newer sender trusted: X-Unit-Home dc-a" "X-Unit-Home: http://127.0.0.1:$GA" "$(echo "$out" | grep -i '^X-Unit-Home')"
+t_match "metrics: hop trusted counted on dc-a" '^unitgw_hop_trusted_total 1$' "$(c http://127.0.0.1:$AA/metrics | grep '^unitgw_hop_trusted_total')"
+out=$(c -i -H 'X-Buyer-Id: 5300' -H 'X-Unitroute-Hop: dc-a; v=6' http://127.0.0.1:$GB/api/v)
+t_match "hop from an equal version: still 421" '^HTTP/1.1 421' "$out"
+t_match "421 names both versions" 'sender rule version 6.*dc-b at rule version 6' "$out"
+t_match "hop from an older version: 421" '^HTTP/1.1 421' "$(c -i -H 'X-Buyer-Id: 5300' -H 'X-Unitroute-Hop: dc-a; v=5' http://127.0.0.1:$GB/api/v)"
+t_match "hop without a version (older sender): 421" '^HTTP/1.1 421' "$(c -i -H 'X-Buyer-Id: 5300' -H 'X-Unitroute-Hop: dc-a' http://127.0.0.1:$GB/api/v)"
+t_match "hop with a malformed version: 421" '^HTTP/1.1 421' "$(c -i -H 'X-Buyer-Id: 5300' -H 'X-Unitroute-Hop: dc-a; v=7x' http://127.0.0.1:$GB/api/v)"
+t_match "metrics: misdirected still counted on dc-b" 'unitgw_requests_total\{route="unit",outcome="misdirected",unit="dc-a"\} 4' "$(c http://127.0.0.1:$AB/metrics)"
+t_match "metrics: nothing trusted on dc-b" '^unitgw_hop_trusted_total 0$' "$(c http://127.0.0.1:$AB/metrics | grep '^unitgw_hop_trusted_total')"
+push $AA "$D/r6.conf" >/dev/null
+t_eq "both on v6: buyer 5300 served in dc-a, no hop" "up-a" "$(c -H 'X-Buyer-Id: 5300' http://127.0.0.1:$GB/api/v | field upstream)"
+t_match "both on v6: a hop at an equal version is 421 on dc-a too" '^HTTP/1.1 421' "$(c -i -H 'X-Buyer-Id: 5001' -H 'X-Unitroute-Hop: dc-b; v=6' http://127.0.0.1:$GA/api/v)"
+
+# ---- ban drain ------------------------------------------------------------------
+# drain_probe GWPORT ADMINPORT RULES SIG BUYER:SLEEP_MS...: POSTs (slow
+# upstream) for each buyer, then after 150 ms the signed rule push. Prints
+# "put=CODE put_ms=N ready=R... post=CODE...": ready is 1 when that POST's
+# answer had already arrived when the push's answer did.
+drain_probe() {
+    python3 - "$@" <<'PY'
+import select, socket, sys, time
+gw, adm, rules, sig = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+def conn(port):
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+def read_all(s):
+    out = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            return out
+        out += d
+def status(b):
+    return b.split(b"\r\n")[0].split(b" ")[1].decode() if b else "none"
+posts = []
+for arg in sys.argv[5:]:
+    buyer, ms = arg.split(":")
+    s = conn(gw)
+    s.sendall(("POST /api/slow?sleep_ms=%s HTTP/1.1\r\nHost: t\r\nX-Buyer-Id: %s\r\n"
+               "Content-Length: 5\r\nConnection: close\r\n\r\nwrite" % (ms, buyer)).encode())
+    posts.append(s)
+time.sleep(0.15)
+body = open(rules, "rb").read()
+p = conn(adm)
+t0 = time.monotonic()
+p.sendall(("PUT /v1/rules HTTP/1.1\r\nHost: t\r\nX-Unitroute-Signature: %s\r\n"
+           "Content-Length: %d\r\nConnection: close\r\n\r\n" % (sig, len(body))).encode() + body)
+put = read_all(p)
+put_ms = int((time.monotonic() - t0) * 1000)
+ready = [str(int(bool(select.select([s], [], [], 0)[0]))) for s in posts]
+codes = [status(read_all(s)) for s in posts]
+print("put=%s put_ms=%d ready=%s post=%s" % (status(put), put_ms, ",".join(ready), ",".join(codes)))
+PY
+}
+probe_field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+# buyer 301 (bucket 301, dc-a) is banned by v7, buyer 303 is not
+rules 7 "$R6" '{ first = 200; last = 200; }, { first = 301; last = 301; }' >"$D/r7.conf"
+out=$(drain_probe $GA $AA "$D/r7.conf" "$(t_sign "$SECRET" "$D/r7.conf")" 301:600 303:900)
+echo "   drain probe: $out"
+put_ms=$(probe_field "$out" put_ms)
+t_eq "ban push with a write in flight: 200" "200" "$(probe_field "$out" put)"
+t_eq "the ban's ack came after the banned write's answer, not the unbanned one's" "1,0" "$(probe_field "$out" ready)"
+t_check "ack waited for the write (${put_ms} ms; it ends ~450 ms after the push)" test "$put_ms" -ge 350 -a "$put_ms" -lt 700
+t_eq "both writes answered 200" "200,200" "$(probe_field "$out" post)"
+m=$(c http://127.0.0.1:$AA/metrics)
+t_match "metrics: drain not timed out" '^unitgw_ban_drain_timeouts_total 0$' "$(echo "$m" | grep '^unitgw_ban_drain_timeouts_total')"
+t_match "metrics: last drain waited" '^unitgw_ban_drain_ms_last [3-6][0-9][0-9]$' "$(echo "$m" | grep '^unitgw_ban_drain_ms_last')"
+start=$(date +%s%N)
+t_match "push v7 to dc-b (nothing in flight): 200" '^200 ' "$(push $AB "$D/r7.conf")"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+t_check "nothing in flight: acked at once (${ms} ms)" test "$ms" -lt 300
+
+# a write forwarded to dc-b and held there by dc-b's ban: dc-b's drain covers
+# what dc-b sends upstream; dc-a must not wait for it (the hold lasts until
+# the new routing, which the control center pushes only after this ack)
+rules 8 "$R6" '{ first = 200; last = 200; }, { first = 301; last = 301; }, { first = 5400; last = 5400; }' >"$D/r8.conf"
+rules 9 "$R6" '{ first = 200; last = 200; }, { first = 301; last = 301; }' >"$D/r9.conf"
+push $AB "$D/r8.conf" >/dev/null
+: >"$D/up.log"
+( c -i -X POST -H 'X-Buyer-Id: 5400' --data 'fw' http://127.0.0.1:$GA/api/fw >"$D/fw.out" ) &
+FW=$!
+sleep 0.3
+t_match "forwarded write held by dc-b's ban" '^unitgw_held_requests 1' "$(c http://127.0.0.1:$AB/metrics | grep '^unitgw_held_requests')"
+start=$(date +%s%N)
+t_match "ban push to dc-a with a forwarded write held at dc-b: 200" '^200 ' "$(push $AA "$D/r8.conf")"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+t_check "dc-a did not wait for the write held at dc-b (${ms} ms)" test "$ms" -lt 300
+push $AB "$D/r9.conf" >/dev/null; push $AA "$D/r9.conf" >/dev/null
+wait $FW
+t_match "the held forwarded write answered 200 once the ban lifted" '^HTTP/1.1 200' "$(cat "$D/fw.out")"
+t_eq "the forwarded write reached dc-b's upstream once" "up-b POST /api/fw 2" "$(grep /api/fw "$D/up.log")"
+
+# ban_drain_ms small: the ack does not wait for the slow write, and counts it
+gw_conf dc-a $GA $AA $UA 'ban_drain_ms = 150;' >"$D/gw-a.conf"
+kill -HUP "$PID_a"
+sleep 0.5
+t_match "reload: ban_drain_ms 150" '"ban_drain_ms": 150' "$(c http://127.0.0.1:$AA/v1/status)"
+rules 10 "$R6" '{ first = 200; last = 200; }, { first = 301; last = 302; }' >"$D/r10.conf"
+out=$(drain_probe $GA $AA "$D/r10.conf" "$(t_sign "$SECRET" "$D/r10.conf")" 302:900)
+echo "   drain probe: $out"
+put_ms=$(probe_field "$out" put_ms)
+t_eq "ban_drain_ms=150: push answered 200" "200" "$(probe_field "$out" put)"
+t_check "ban_drain_ms=150: acked after ~150 ms (${put_ms} ms)" test "$put_ms" -ge 140 -a "$put_ms" -lt 600
+t_eq "ban_drain_ms=150: the write was still in flight at the ack" "0" "$(probe_field "$out" ready)"
+t_eq "ban_drain_ms=150: the write was not aborted (200)" "200" "$(probe_field "$out" post)"
+m=$(c http://127.0.0.1:$AA/metrics)
+t_match "metrics: drain timeout counted" '^unitgw_ban_drain_timeouts_total 1$' "$(echo "$m" | grep '^unitgw_ban_drain_timeouts_total')"
+t_match "metrics: one write left in flight" '^unitgw_ban_drain_left_total 1$' "$(echo "$m" | grep '^unitgw_ban_drain_left_total')"
+t_match "drain timeout logged" 'ban drain .*1 write\(s\) to banned buckets still in flight' "$(cat "$D/gw-a.log")"
+push $AB "$D/r10.conf" >/dev/null
+
 # ---- SIGHUP: redirect mode, reject policy ------------------------------------
 gw_conf dc-a $GA $AA $UA 'mode = "redirect";' 'ban_policy = "reject";' >"$D/gw-a.conf"
 kill -HUP "$PID_a"
@@ -260,10 +386,10 @@ t_eq "gateway alive after malformed input" "ok" "$(c http://127.0.0.1:$AB/health
 
 # ---- admin: metrics and status ------------------------------------------------------
 m=$(c http://127.0.0.1:$AA/metrics)
-t_match "metrics: requests by route/outcome/unit" 'unitgw_requests_total\{route="unit",outcome="misdirected",unit="dc-b"\} 1' "$m"
+t_match "metrics: requests by route/outcome/unit" 'unitgw_requests_total\{route="unit",outcome="misdirected",unit="dc-b"\} 2' "$m"
 t_match "metrics: upstream latency histogram" 'unitgw_upstream_latency_seconds_bucket\{le="\+Inf"\} [1-9]' "$m"
-t_match "metrics: rule version" 'unitroute_rule_version.* 5' "$m"
-t_match "status JSON" '"unit": "dc-b".*"rule_version": 5.*"holds_total": 2' "$(c http://127.0.0.1:$AB/v1/status)"
+t_match "metrics: rule version" 'unitroute_rule_version.* 10' "$m"
+t_match "status JSON" '"unit": "dc-b".*"rule_version": 10.*"holds_total": 3' "$(c http://127.0.0.1:$AB/v1/status)"
 
 # ---- restart keeps the rules; SIGTERM drains ------------------------------------------
 ( c -o "$D/drain.out" -w '%{http_code}' "http://127.0.0.1:$GB/slow?sleep_ms=700" >"$D/drain.code" ) &
@@ -275,7 +401,7 @@ t_eq "SIGTERM: in-flight request completes" "200" "$(cat "$D/drain.code")"
 for _ in $(seq 1 50); do kill -0 "$PID_b" 2>/dev/null || break; sleep 0.1; done
 t_check "SIGTERM: process exits" bash -c "! kill -0 $PID_b 2>/dev/null"
 start_gw b gw-b2
-t_match "restart: persisted rules loaded" 'loaded version 5' "$(cat "$D/gw-b2.log")"
+t_match "restart: persisted rules loaded" 'loaded version 10' "$(cat "$D/gw-b2.log")"
 t_eq "restart: routing by persisted rules" "up-b" "$(c -H 'X-Buyer-Id: 1' http://127.0.0.1:$GB/api/x | field upstream)"
 kill -TERM "$PID_a" "$PID_b"
 for _ in $(seq 1 100); do kill -0 "$PID_a" 2>/dev/null || kill -0 "$PID_b" 2>/dev/null || break; sleep 0.1; done

@@ -35,7 +35,7 @@ static const struct ctl_key ctl_keys[] = {
     CTL_NUM(sync_max_lag_s, 5, 0, 86400),
     CTL_NUM(db_connect_timeout_s, 3, 1, 60),
     CTL_NUM(cutover_timeout_ms, 30000, 100, 3600000),
-    CTL_NUM(push_timeout_ms, 2000, 50, 600000),
+    CTL_NUM(push_timeout_ms, 3000, 50, 600000),
     CTL_NUM(push_retry_ms, 200, 10, 60000),
     CTL_NUM(reconcile_interval_ms, 1000, 50, 600000),
     CTL_STR(log_level, CTL_STRING, "info"),

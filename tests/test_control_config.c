@@ -57,7 +57,7 @@ static void test_defaults_and_paths(void **state)
     snprintf(want, sizeof(want), "%s/topology.conf", dir);
     assert_string_equal(cfg.topology, want);
     assert_int_equal(cfg.cutover_timeout_ms, 1500);
-    assert_int_equal(cfg.push_timeout_ms, 2000);
+    assert_int_equal(cfg.push_timeout_ms, 3000);
     assert_int_equal(cfg.reconcile_interval_ms, 1000);
     assert_string_equal(cfg.sync_method, "gtid");
 

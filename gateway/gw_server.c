@@ -38,6 +38,7 @@
 
 #include "gateway/gw_drain.h"
 #include "gateway/gw_headers.h"
+#include "gateway/gw_hop.h"
 #include "gateway/gw_hold.h"
 #include "gateway/gw_upstream.h"
 #include "gateway/gw_worker.h"
@@ -52,6 +53,7 @@ struct gw_lane {
     struct gw_server     *srv;
     struct gw_worker     *wk;
     struct gw_drain_lane *drain;        /* its entry in the server's drains */
+    struct gw_hop_cache   hop;          /* the signed hop value it last sent */
 };
 
 struct gw_server {
@@ -298,10 +300,10 @@ static enum MHD_Result gw_proxy_start(struct gw_request *r, bool *started)
     *started = false;
     gw_client_ip(r->conn, ip, sizeof(ip));
     snprintf(via, sizeof(via), "1.1 unitgw-%s", c->unit);
-    char hop[ROUTE_HOP_MAX];
-    if (forward && route_hop_format(hop, sizeof(hop), c->unit, r->rules_version) < 0)
-        snprintf(hop, sizeof(hop), "%s", c->unit);
-    struct gw_forward_info fi = { ip, via, c->hop_header, forward ? hop : NULL };
+    const char *hop = forward ? gw_hop_value(&r->lane->hop, &r->srv->keeper->secret, c->unit,
+                                             r->rules_version)
+                              : NULL;
+    struct gw_forward_info fi = { ip, via, c->hop_header, hop };
     size_t ulen = strlen(base) + strlen(r->uri) + 1;
     char *url = malloc(ulen);
     if (url == NULL)
@@ -456,6 +458,10 @@ static void gw_decide(struct gw_request *r)
     const struct rules *rules = rules_store_get(&s->keeper->store, &g);
     r->rules_version = rules ? rules->version : 0;
     route_decide(&r->cfg->table, rules, &rq, &r->d);
+    if (r->d.hop_trusted && !gw_hop_verify(&s->keeper->secret, &hop)) {
+        rq.hop_forged = true;       /* a version anyone could have written */
+        route_decide(&r->cfg->table, rules, &rq, &r->d);
+    }
     rules_store_put(&s->keeper->store, &g);
     if (write && !r->drain.linked && r->d.action == ROUTE_ACTION_LOCAL &&
         r->d.entry->type == ROUTE_TYPE_UNIT && r->d.has_buyer)

@@ -192,7 +192,8 @@ static int route_decide_unit(const struct route_table *t, const struct rules *r,
 static bool route_hop_trusted(const struct route_decision *d, const struct rules *r,
                               const struct route_request *req)
 {
-    return d->entry->type == ROUTE_TYPE_UNIT && r != NULL && req->hop_version > r->version;
+    return d->entry->type == ROUTE_TYPE_UNIT && r != NULL && !req->hop_forged &&
+           req->hop_version > r->version;
 }
 
 void route_decide(const struct route_table *t, const struct rules *r,
@@ -235,19 +236,28 @@ void route_decide(const struct route_table *t, const struct rules *r,
         d->hop_trusted = true;
     } else if (req->hopped) {
         route_set(d, ROUTE_ACTION_MISDIRECTED,
-                  "request already forwarded once (sender rule version %llu); %s at rule "
+                  "request already forwarded once (sender rule version %llu%s); %s at rule "
                   "version %llu would send it on to %s",
-                  (unsigned long long)req->hop_version, t->topo->units[t->self].name,
+                  (unsigned long long)req->hop_version,
+                  req->hop_forged ? ", not signed with our secret" : "",
+                  t->topo->units[t->self].name,
                   (unsigned long long)(r ? r->version : 0), t->topo->units[d->target].name);
     } else {
         d->action = t->mode == ROUTE_MODE_FORWARD ? ROUTE_ACTION_FORWARD : ROUTE_ACTION_REDIRECT;
     }
 }
 
-int route_hop_format(char *out, size_t outlen, const char *unit, uint64_t version)
+int route_hop_format(char *out, size_t outlen, const char *unit, uint64_t version,
+                     const char *sig)
 {
-    int n = version > 0 ? snprintf(out, outlen, "%s; v=%llu", unit, (unsigned long long)version)
-                        : snprintf(out, outlen, "%s", unit);
+    int n;
+
+    if (version == 0)
+        n = snprintf(out, outlen, "%s", unit);
+    else if (sig == NULL || sig[0] == '\0')
+        n = snprintf(out, outlen, "%s; v=%llu", unit, (unsigned long long)version);
+    else
+        n = snprintf(out, outlen, "%s; v=%llu; sig=%s", unit, (unsigned long long)version, sig);
     return n >= 0 && (size_t)n < outlen ? n : -1;
 }
 
@@ -263,6 +273,11 @@ static void route_hop_param(const char *p, const char *end, struct route_hop *ou
         p++;
     while (end > p && route_is_space(end[-1]))
         end--;
+    if (end - p == 4 + ROUTE_HOP_SIG_LEN && strncasecmp(p, "sig=", 4) == 0 && !out->sig[0]) {
+        memcpy(out->sig, p + 4, ROUTE_HOP_SIG_LEN);
+        out->sig[ROUTE_HOP_SIG_LEN] = '\0';
+        return;
+    }
     if (end - p < 2 || (p[0] != 'v' && p[0] != 'V') || p[1] != '=' || out->version != 0)
         return;
     uint64_t v;

@@ -33,7 +33,8 @@
 #define ROUTE_ENTRIES_MAX  64
 #define ROUTE_SOURCES_MAX  3
 #define ROUTE_REASON_MAX   192
-#define ROUTE_HOP_MAX      (RULES_UNIT_NAME_MAX + 32) /* "unit; v=N" */
+#define ROUTE_HOP_SIG_LEN  64      /* hex HMAC-SHA256, as rules_sign */
+#define ROUTE_HOP_MAX      (RULES_UNIT_NAME_MAX + 40 + ROUTE_HOP_SIG_LEN) /* "unit; v=N; sig=H" */
 
 enum route_type {
     ROUTE_TYPE_UNIT,
@@ -103,6 +104,7 @@ struct route_request {
     void       *header_ctx;
     bool        hopped;         /* carries the hop header */
     uint64_t    hop_version;    /* the sender's rule version; 0 = not said */
+    bool        hop_forged;     /* it said one, but not signed with our secret */
 };
 
 struct route_decision {
@@ -160,24 +162,29 @@ void route_decide(const struct route_table *t, const struct rules *r,
                   const struct route_request *req, struct route_decision *d);
 
 /*
- * The hop header's value: the sending gateway's unit and the version of the
- * rules it routed by, "dc-a; v=5". A sender without a version (an older
- * gateway) writes just "dc-a".
+ * The hop header's value: the sending gateway's unit, the version of the
+ * rules it routed by and a signature of both with the topology's secret,
+ * "dc-a; v=5; sig=<64 hex>" (see gw_hop.h: only a signed version is
+ * trusted). A sender without a version (an older gateway) writes "dc-a".
  */
 struct route_hop {
     char     sender[RULES_UNIT_NAME_MAX];  /* "" if the value names none */
     uint64_t version;                      /* 0: no (valid) version */
+    char     sig[ROUTE_HOP_SIG_LEN + 1];   /* "" if none */
 };
 
 /*
  * Format the hop value for unit at rule version (0: no version, the old
- * form). Returns the length, or -1 if it does not fit in outlen.
+ * form) with sig (NULL or "": none). Returns the length, or -1 if it does
+ * not fit in outlen.
  */
-int route_hop_format(char *out, size_t outlen, const char *unit, uint64_t version);
+int route_hop_format(char *out, size_t outlen, const char *unit, uint64_t version,
+                     const char *sig);
 
 /*
  * Parse a hop value (NULL: none). Never fails: a missing, malformed or zero
- * "v=" parameter leaves version 0 (treated like an old sender); other
+ * "v=" parameter leaves version 0 (treated like an old sender); a "sig="
+ * that is not ROUTE_HOP_SIG_LEN characters leaves sig empty; other
  * parameters are ignored; a sender name too long is cut.
  */
 void route_hop_parse(const char *value, struct route_hop *out);

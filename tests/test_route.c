@@ -323,20 +323,31 @@ static void test_hop_format(void **state)
     (void)state;
     char buf[ROUTE_HOP_MAX];
 
-    assert_int_equal(route_hop_format(buf, sizeof(buf), "dc-a", 5), 9);
-    assert_string_equal(buf, "dc-a; v=5");
-    assert_int_equal(route_hop_format(buf, sizeof(buf), "dc-a", 0), 4);
-    assert_string_equal(buf, "dc-a");      /* no rules: the old form */
-    assert_true(route_hop_format(buf, sizeof(buf), "dc-b", UINT64_MAX) > 0);
-    assert_string_equal(buf, "dc-b; v=18446744073709551615");
-    assert_int_equal(route_hop_format(buf, 8, "dc-a", 5), -1);   /* does not fit */
+    char sig[ROUTE_HOP_SIG_LEN + 1];
 
-    /* what we format, we parse */
+    memset(sig, 'a', ROUTE_HOP_SIG_LEN);
+    sig[ROUTE_HOP_SIG_LEN] = '\0';
+    assert_int_equal(route_hop_format(buf, sizeof(buf), "dc-a", 5, NULL), 9);
+    assert_string_equal(buf, "dc-a; v=5");
+    assert_int_equal(route_hop_format(buf, sizeof(buf), "dc-a", 0, sig), 4);
+    assert_string_equal(buf, "dc-a");      /* no rules: the old form, nothing to sign */
+    assert_true(route_hop_format(buf, sizeof(buf), "dc-b", UINT64_MAX, "") > 0);
+    assert_string_equal(buf, "dc-b; v=18446744073709551615");
+    assert_int_equal(route_hop_format(buf, 8, "dc-a", 5, NULL), -1);   /* does not fit */
+    assert_int_equal(route_hop_format(buf, sizeof(buf), "dc-a", 5, sig),
+                     (int)strlen("dc-a; v=5; sig=") + ROUTE_HOP_SIG_LEN);
+
+    /* what we format, we parse; the longest value fits */
     struct route_hop h;
-    route_hop_format(buf, sizeof(buf), "dc-b", 77);
+    route_hop_format(buf, sizeof(buf), "dc-b", 77, sig);
     route_hop_parse(buf, &h);
     assert_string_equal(h.sender, "dc-b");
     assert_true(h.version == 77);
+    assert_string_equal(h.sig, sig);
+    char name[RULES_UNIT_NAME_MAX];
+    memset(name, 'n', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    assert_true(route_hop_format(buf, sizeof(buf), name, UINT64_MAX, sig) > 0);
 }
 
 static void test_hop_parse(void **state)
@@ -352,6 +363,11 @@ static void test_hop_parse(void **state)
     assert_true(h.version == 12);
     route_hop_parse("dc-a; x=1; V=9; v=10", &h);      /* unknown ignored, first v wins */
     assert_true(h.version == 9);
+    assert_string_equal(h.sig, "");
+    /* a signature has exactly ROUTE_HOP_SIG_LEN characters, else none */
+    route_hop_parse("dc-a; v=9; sig=abc", &h);
+    assert_true(h.version == 9);
+    assert_string_equal(h.sig, "");
     /* an older sender: no version */
     route_hop_parse("dc-b", &h);
     assert_string_equal(h.sender, "dc-b");
@@ -417,6 +433,17 @@ static void test_decide_hop_version(void **state)
     /* no version (an older sender): as before */
     decide_hop(f, f->rules, "GET", "/api/x", "5001", 0, &d);
     assert_int_equal(d.action, ROUTE_ACTION_MISDIRECTED);
+    /* a newer version without a valid signature (gw_hop_verify said no) */
+    struct hdrs hh = { { "X-Buyer-Id" }, { "5001" } };
+    struct route_request req;
+    req_init(&req, &hh, "GET", "/api/x", NULL);
+    req.hopped = true;
+    req.hop_version = 4;
+    req.hop_forged = true;
+    route_decide(&f->table, f->rules, &req, &d);
+    assert_int_equal(d.action, ROUTE_ACTION_MISDIRECTED);
+    assert_false(d.hop_trusted);
+    assert_non_null(strstr(d.reason, "not signed with our secret"));
 
     /* staying here anyway: served, not counted as trusted */
     decide_hop(f, f->rules, "GET", "/api/x", "1", 9, &d);

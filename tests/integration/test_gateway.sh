@@ -7,7 +7,7 @@
 #            changes routing without restart, persisted rules survive restart
 #   bans:    hold then release (the held POST reaches the new home once),
 #            hold timeout and reject policy: 503 + Retry-After
-#   versions: the hop header carries the sender's rule version; a gateway
+#   versions: the hop header carries the sender's signed rule version; a gateway
 #            whose rules lag serves a newer sender's hop instead of 421
 #   drain:   a ban push is acked only once the writes already sent on for
 #            the banned buckets were answered (or after ban_drain_ms)
@@ -205,7 +205,13 @@ t_match "421 names both versions" 'sender rule version 6.*dc-b at rule version 6
 t_match "hop from an older version: 421" '^HTTP/1.1 421' "$(c -i -H 'X-Buyer-Id: 5300' -H 'X-Unitroute-Hop: dc-a; v=5' http://127.0.0.1:$GB/api/v)"
 t_match "hop without a version (older sender): 421" '^HTTP/1.1 421' "$(c -i -H 'X-Buyer-Id: 5300' -H 'X-Unitroute-Hop: dc-a' http://127.0.0.1:$GB/api/v)"
 t_match "hop with a malformed version: 421" '^HTTP/1.1 421' "$(c -i -H 'X-Buyer-Id: 5300' -H 'X-Unitroute-Hop: dc-a; v=7x' http://127.0.0.1:$GB/api/v)"
-t_match "metrics: misdirected still counted on dc-b" 'unitgw_requests_total\{route="unit",outcome="misdirected",unit="dc-a"\} 4' "$(c http://127.0.0.1:$AB/metrics)"
+# a client writing the header itself: only a version signed with the topology's secret counts
+out=$(c -i -H 'X-Buyer-Id: 5300' -H 'X-Unitroute-Hop: dc-a; v=99' http://127.0.0.1:$GB/api/v)
+t_match "forged hop (newer version, no signature): 421" '^HTTP/1.1 421' "$out"
+t_match "forged hop: reason says not signed" 'not signed with our secret' "$out"
+FAKESIG=$(printf '%064d' 0)
+t_match "forged hop (newer version, wrong signature): 421" '^HTTP/1.1 421' "$(c -i -H 'X-Buyer-Id: 5300' -H "X-Unitroute-Hop: dc-a; v=99; sig=$FAKESIG" http://127.0.0.1:$GB/api/v)"
+t_match "metrics: misdirected still counted on dc-b" 'unitgw_requests_total\{route="unit",outcome="misdirected",unit="dc-a"\} 6' "$(c http://127.0.0.1:$AB/metrics)"
 t_match "metrics: nothing trusted on dc-b" '^unitgw_hop_trusted_total 0$' "$(c http://127.0.0.1:$AB/metrics | grep '^unitgw_hop_trusted_total')"
 push $AA "$D/r6.conf" >/dev/null
 t_eq "both on v6: buyer 5300 served in dc-a, no hop" "up-a" "$(c -H 'X-Buyer-Id: 5300' http://127.0.0.1:$GB/api/v | field upstream)"

@@ -9,6 +9,7 @@
 
 #include <libconfig.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +24,8 @@ enum key_type {
     KEY_INT64,      /* int64_t */
     KEY_KEEPALIVE,  /* the keepalive group */
     KEY_TABLES,     /* the tables list */
+    KEY_BOOL,       /* bool */
+    KEY_PROCS,      /* procedures_pass: a list of names */
 };
 
 struct conf_key {
@@ -65,6 +68,8 @@ static const struct conf_key top_keys[] = {
     INT("connect_timeout_ms", connect_timeout_ms, 3000, 1, 600000),
     { "keepalive", KEY_KEEPALIVE, offsetof(struct proxy_config, keepalive), 0, "", 0, 0, 0 },
     { "tables", KEY_TABLES, 0, 0, "", 0, 0, 0 },
+    { "allow_ddl", KEY_BOOL, offsetof(struct proxy_config, policy.allow_ddl), 0, "", 0, 0, 1 },
+    { "procedures_pass", KEY_PROCS, offsetof(struct proxy_config, policy), 0, "", 0, 0, 0 },
     { NULL, KEY_STR, 0, 0, NULL, 0, 0, 0 },
 };
 
@@ -152,6 +157,32 @@ static int conf_tables(struct conf_ctx *cx, const config_setting_t *s, struct pr
     return 0;
 }
 
+/* procedures_pass = [ "name", "schema.name", ... ] (a list or an array) */
+static int conf_procs(struct conf_ctx *cx, const config_setting_t *s, struct sql_policy *pol)
+{
+    if (!config_setting_is_list(s) && !config_setting_is_array(s))
+        return conf_fail(cx, s, "%s", "procedures_pass must be a list of names [ \"p\", ... ]");
+    int n = config_setting_length(s);
+    if (n > SQL_PROCS_PASS_MAX)
+        return conf_fail(cx, s, "%s", "too many procedures in procedures_pass");
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const char *v = config_setting_get_string(e);
+        struct sql_routine_name *out = &pol->procs_pass[i];
+        if (v == NULL)
+            return conf_fail(cx, e, "%s", "procedures_pass entries must be strings");
+        const char *dot = strchr(v, '.'), *name = dot ? dot + 1 : v;
+        size_t slen = dot ? (size_t)(dot - v) : 0;
+        if (name[0] == '\0' || strlen(name) >= sizeof(out->name) || strchr(name, '.') ||
+            (dot && (slen == 0 || slen >= sizeof(out->schema))))
+            return conf_fail(cx, e, "bad procedure name '%s' (name or schema.name)", v);
+        snprintf(out->schema, sizeof(out->schema), "%.*s", (int)slen, v);
+        snprintf(out->name, sizeof(out->name), "%s", name);
+    }
+    pol->nprocs_pass = (size_t)n;
+    return 0;
+}
+
 static int conf_set(struct conf_ctx *cx, const config_setting_t *s,
                     const struct conf_key *k, void *base)
 {
@@ -191,6 +222,13 @@ static int conf_set(struct conf_ctx *cx, const config_setting_t *s,
         return conf_group(cx, s, keepalive_keys, at);
     case KEY_TABLES:
         return conf_tables(cx, s, base);
+    case KEY_BOOL:
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return conf_fail(cx, s, "%s must be true or false", k->name);
+        *(bool *)(void *)at = config_setting_get_bool(s) != 0;
+        return 0;
+    case KEY_PROCS:
+        return conf_procs(cx, s, (struct sql_policy *)(void *)at);
     }
     return -1;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "proxy/sql_classify.h"
+#include "proxy/sql_decide.h"
 #include "router/rules.h"
 
 #define PROXY_CONFIG_ADDR_MAX   64
@@ -40,6 +41,7 @@ struct proxy_config {
     struct proxy_keepalive keepalive;
     struct sql_table_rule tables[PROXY_CONFIG_TABLES_MAX];
     size_t   ntables;
+    struct sql_policy policy;               /* allow_ddl, procedures_pass */
 };
 
 /*

@@ -232,7 +232,8 @@ static enum sql_reason inspect_query_mode(struct proxy_conn *c, const char *sql,
             atomic_fetch_add(&px->m.statements[0][0], 1);
             continue;
         }
-        why = sql_decide(&st, r, px->cfg.unit, px->is_center, msg, msglen);
+        why = sql_decide(&st, r, px->cfg.unit, px->is_center, &px->cfg.policy,
+                         msg, msglen);
         atomic_fetch_add(&px->m.statements[1][why != SQL_ALLOW], 1);
         if (why == SQL_ALLOW && st.unit_table && wkeys_add_stmt(c, &st) != 0) {
             why = SQL_REFUSE_TOO_LARGE;
@@ -314,7 +315,8 @@ enum sql_reason inspect_prepare(struct proxy_conn *c, const char *sql, size_t le
         } else {
             if (probe.nkey_params > 0 && probe.nkeys == 0 && !probe.has_hint)
                 sql_stmt_add_key(&probe, 0);    /* stands for the parameter */
-            why = sql_decide(&probe, NULL, px->cfg.unit, px->is_center, msg, msglen);
+            why = sql_decide(&probe, NULL, px->cfg.unit, px->is_center,
+                             &px->cfg.policy, msg, msglen);
             sql_stmt_deinit(&probe);
         }
         if (why != SQL_ALLOW && why != SQL_REFUSE_NO_RULES) {
@@ -366,7 +368,7 @@ enum sql_reason inspect_execute(struct proxy_conn *c, const uint8_t *p, size_t l
     struct rules_guard g;
     pthread_mutex_lock(&c->w->lock);
     const struct rules *r = rules_store_get(&px->keeper->store, &g);
-    why = sql_decide(&d, r, px->cfg.unit, px->is_center, msg, msglen);
+    why = sql_decide(&d, r, px->cfg.unit, px->is_center, &px->cfg.policy, msg, msglen);
     if (why == SQL_ALLOW && d.unit_table && wkeys_add_stmt(c, &d) != 0) {
         why = SQL_REFUSE_TOO_LARGE;
         snprintf(msg, msglen, "unitproxy: out of memory");

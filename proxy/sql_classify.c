@@ -12,6 +12,9 @@
  *      PREPARE s FROM 'text' / EXECUTE IMMEDIATE 'text'
  *                      the text is classified on its own (p_dynamic)
  *      WITH ... / (    the first verb at depth 0 decides
+ *      TRUNCATE, ALTER, DROP, RENAME, CREATE, CALL
+ *                      sql_ddl.c: a write of every row, a schema change
+ *                      of a classified table, a procedure call
  *        table names and refs: sql_parser.c; keys from WHERE, SET and VALUES
  *        rows: sql_keys.c
  *
@@ -36,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proxy/sql_ddl.h"
 #include "proxy/sql_keys.h"
 #include "proxy/sql_lock.h"
 #include "proxy/sql_parser.h"
@@ -273,6 +277,12 @@ static void p_dynamic(struct parser *p, bool immediate)
         st->center_table = inner.center_table;
         memcpy(st->table, inner.table, sizeof(st->table));
         memcpy(st->column, inner.column, sizeof(st->column));
+        st->all_rows = inner.all_rows;
+        st->ddl = inner.ddl;
+        st->ddl_what = inner.ddl_what;
+        st->call = inner.call;
+        memcpy(st->routine, inner.routine, sizeof(st->routine));
+        memcpy(st->routine_db, inner.routine_db, sizeof(st->routine_db));
         if (immediate) {
             for (size_t i = 0; i < inner.nkeys; i++)
                 add_key(p, inner.keys[i]);
@@ -376,6 +386,8 @@ static void p_statement(struct parser *p)
             p_next(p);
         if (p_is(p, "TO"))
             st->verb = SQL_VERB_OTHER;
+    } else {
+        sql_ddl_classify(p);
     }
 }
 

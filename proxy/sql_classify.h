@@ -21,6 +21,13 @@
  * none. A `?` in a key position records the placeholder's index; the caller
  * supplies its value at execution (sql_stmt_add_key).
  *
+ * Beyond row writes (sql_ddl.c): TRUNCATE writes every row of its table
+ * (all_rows); ALTER / DROP / RENAME TABLE, CREATE TABLE ... SELECT / LIKE,
+ * CREATE OR REPLACE TABLE, CREATE / DROP INDEX and CREATE TRIGGER naming a
+ * unit or center table, DROP TRIGGER (its table is not named) and DROP
+ * DATABASE that may hold one are ddl; CALL writes whatever the procedure
+ * writes (call: keys only from a hint).
+ *
  * The module never logs and never allocates except to hold more than
  * SQL_KEYS_INLINE keys (sql_stmt_deinit frees).
  */
@@ -71,6 +78,9 @@ enum sql_verb {
     SQL_VERB_ROLLBACK,      /* a whole rollback, not ROLLBACK TO SAVEPOINT */
     SQL_VERB_EMPTY,         /* only comments or nothing */
     SQL_VERB_XA,            /* XA transactions: refused (see sql_decide) */
+    SQL_VERB_TRUNCATE,
+    SQL_VERB_DDL,           /* a schema change that touches a classified table */
+    SQL_VERB_CALL,
 };
 
 struct sql_stmt {
@@ -84,6 +94,13 @@ struct sql_stmt {
     bool     has_hint;
     uint64_t hint;
     bool     hint_conflict;     /* hints name different keys, or a bad hint */
+    /* fields above keys are cleared by one memset on reset */
+    bool     all_rows;          /* TRUNCATE: writes every buyer's rows */
+    bool     ddl;               /* changes or removes a classified table */
+    const char *ddl_what;       /* ddl: "ALTER TABLE", ... (static text) */
+    bool     call;              /* CALL: writes what the procedure writes */
+    char     routine[SQL_NAME_MAX];    /* CALL: the procedure; DROP TRIGGER: the trigger */
+    char     routine_db[SQL_NAME_MAX]; /* CALL: its schema (given or current, "" = none) */
     uint64_t *keys;             /* keys found in the statement text */
     size_t   nkeys;
     size_t   keys_cap;

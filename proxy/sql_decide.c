@@ -1,14 +1,18 @@
 /*
  * sql_decide: the allow/refuse decision and the refusal codes. See
- * sql_decide.h. Order of checks: not a write -> allow; center table outside
- * the center; then for unit tables: deferred (SQL PREPARE), hints, no key,
- * no rules, keys of several units, key homed elsewhere, bucket banned.
+ * sql_decide.h. Order of checks: XA -> unsupported; not a write -> allow;
+ * a schema change of a classified table -> ddl unless allow_ddl; CALL ->
+ * a listed procedure passes, else its hint is checked as a unit write's
+ * key; center table outside the center; then for unit tables: every row
+ * (TRUNCATE), deferred (SQL PREPARE), hints, no key, no rules, keys of
+ * several units, key homed elsewhere, bucket banned.
  */
 #include "proxy/sql_decide.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const struct sql_reason_info reasons[SQL_REASON_COUNT] = {
     [SQL_ALLOW]               = { 0,    "00000", "allowed",       false },
@@ -23,6 +27,7 @@ static const struct sql_reason_info reasons[SQL_REASON_COUNT] = {
     [SQL_REFUSE_TOO_LARGE]    = { 7409, "UR009", "too_large",     false },
     [SQL_REFUSE_UNSUPPORTED]  = { 7410, "UR010", "unsupported",   false },
     [SQL_REFUSE_MALFORMED]    = { 7411, "UR011", "malformed",     false },
+    [SQL_REFUSE_DDL]          = { 7412, "UR012", "ddl",           false },
 };
 
 const struct sql_reason_info *sql_reason_info(enum sql_reason r)
@@ -47,9 +52,13 @@ static enum sql_reason refuse(enum sql_reason r, char *msg, size_t msglen,
     return r;
 }
 
-/* Every key of a unit-table write: home here, not banned, all one unit. */
+/*
+ * Every key of a unit-table write: home here, not banned, all one unit.
+ * what names the write in messages ("write to unit table `t`").
+ */
 static enum sql_reason decide_keys(const struct sql_stmt *st, const struct rules *r,
-                                   const char *this_unit, char *msg, size_t msglen)
+                                   const char *this_unit, const char *what,
+                                   char *msg, size_t msglen)
 {
     size_t n = st->nkeys + (st->has_hint ? 1 : 0);
     int first_unit = RULES_NO_UNIT;
@@ -63,10 +72,10 @@ static enum sql_reason decide_keys(const struct sql_stmt *st, const struct rules
             first_key = key;
         } else if (unit != first_unit) {
             return refuse(SQL_REFUSE_KEYS_SPAN, msg, msglen,
-                          "write to unit table `%s` names buyers of several units: "
+                          "%s names buyers of several units: "
                           "buyer %llu (bucket %u) is homed in %s, buyer %llu "
                           "(bucket %u) in %s; split the statement per unit",
-                          st->table, (unsigned long long)first_key,
+                          what, (unsigned long long)first_key,
                           rules_bucket_of(r, first_key), rules_unit_name(r, first_unit),
                           (unsigned long long)key, rules_bucket_of(r, key),
                           rules_unit_name(r, unit));
@@ -74,9 +83,9 @@ static enum sql_reason decide_keys(const struct sql_stmt *st, const struct rules
     }
     if (n > 0 && strcmp(rules_unit_name(r, first_unit), this_unit) != 0)
         return refuse(SQL_REFUSE_WRONG_UNIT, msg, msglen,
-                      "write to unit table `%s` for buyer %llu (bucket %u): its home "
+                      "%s for buyer %llu (bucket %u): its home "
                       "unit is %s, this proxy serves %s",
-                      st->table, (unsigned long long)first_key,
+                      what, (unsigned long long)first_key,
                       rules_bucket_of(r, first_key), rules_unit_name(r, first_unit),
                       this_unit);
     for (size_t i = 0; i < n; i++) {
@@ -93,22 +102,96 @@ static enum sql_reason decide_keys(const struct sql_stmt *st, const struct rules
     return SQL_ALLOW;
 }
 
+/* Is the called procedure listed in procedures_pass? */
+static bool decide_proc_passes(const struct sql_stmt *st, const struct sql_policy *pol)
+{
+    for (size_t i = 0; pol && i < pol->nprocs_pass; i++) {
+        const struct sql_routine_name *n = &pol->procs_pass[i];
+        if (strcasecmp(n->name, st->routine) == 0 &&
+            (n->schema[0] == '\0' || strcasecmp(n->schema, st->routine_db) == 0))
+            return true;
+    }
+    return false;
+}
+
+static enum sql_reason decide_ddl(const struct sql_stmt *st, const char *this_unit,
+                                  char *msg, size_t msglen)
+{
+    if (st->table[0] == '\0')           /* DROP TRIGGER: no table named */
+        return refuse(SQL_REFUSE_DDL, msg, msglen,
+                      "%s `%s` refused: the statement does not name the trigger's "
+                      "table, which may be a unit or center table; schema changes "
+                      "of classified tables go through the operators' DDL path, "
+                      "not through unitproxy (unit %s)",
+                      st->ddl_what, st->routine, this_unit);
+    return refuse(SQL_REFUSE_DDL, msg, msglen,
+                  "%s on classified table `%s` refused: schema changes of unit and "
+                  "center tables go through the operators' DDL path, not through "
+                  "unitproxy (unit %s)", st->ddl_what, st->table, this_unit);
+}
+
+/*
+ * CALL: the proxy cannot see what a procedure writes. A listed one passes;
+ * else the hint is the caller's statement of the buyer it writes, checked
+ * like a unit-table write's key.
+ */
+static enum sql_reason decide_call(const struct sql_stmt *st, const struct rules *r,
+                                   const char *this_unit, const struct sql_policy *pol,
+                                   char *msg, size_t msglen)
+{
+    char what[2 * SQL_NAME_MAX + 16];
+
+    if (decide_proc_passes(st, pol))
+        return SQL_ALLOW;
+    snprintf(what, sizeof(what), "CALL `%s%s%s`", st->routine_db,
+             st->routine_db[0] ? "." : "", st->routine);
+    if (st->deferred)
+        return refuse(SQL_REFUSE_NO_KEY, msg, msglen,
+                      "SQL-level PREPARE of %s: it would run later, unchecked; send "
+                      "the CALL itself with a /* sharding_key=N */ hint", what);
+    if (st->hint_conflict)
+        return refuse(SQL_REFUSE_KEY_MISMATCH, msg, msglen,
+                      "%s: the sharding_key hints disagree or are not numbers", what);
+    if (!st->has_hint)
+        return refuse(SQL_REFUSE_NO_KEY, msg, msglen,
+                      "%s needs a /* sharding_key=N */ hint naming the buyer whose rows "
+                      "the procedure writes (mysql CLI: start it with --comments); the "
+                      "proxy cannot see what a procedure writes", what);
+    if (r == NULL)
+        return refuse(SQL_REFUSE_NO_RULES, msg, msglen,
+                      "this proxy (unit %s) has no rules yet: unit-table writes "
+                      "are refused until the control center pushes them", this_unit);
+    return decide_keys(st, r, this_unit, what, msg, msglen);
+}
+
 enum sql_reason sql_decide(const struct sql_stmt *st, const struct rules *r,
                            const char *this_unit, bool is_center,
-                           char *msg, size_t msglen)
+                           const struct sql_policy *pol, char *msg, size_t msglen)
 {
+    char what[SQL_NAME_MAX + 32];
+
     if (st->verb == SQL_VERB_XA)
         return refuse(SQL_REFUSE_UNSUPPORTED, msg, msglen,
                       "XA transactions are not relayed: a prepared XA transaction "
                       "outlives its connection, so a write ban could not roll it back");
     if (!st->is_write)
         return SQL_ALLOW;
+    if (st->ddl)
+        return pol && pol->allow_ddl ? SQL_ALLOW : decide_ddl(st, this_unit, msg, msglen);
+    if (st->call)
+        return decide_call(st, r, this_unit, pol, msg, msglen);
     if (st->center_table && !is_center)
         return refuse(SQL_REFUSE_CENTER, msg, msglen,
                       "write to center table `%s` refused: this unit (%s) is not "
                       "the center", st->table, this_unit);
     if (!st->unit_table)
         return SQL_ALLOW;
+    if (st->all_rows)
+        return refuse(SQL_REFUSE_NO_KEY, msg, msglen,
+                      "TRUNCATE of unit table `%s` is a write without a sharding key: "
+                      "it removes every buyer's rows, of every unit; delete one "
+                      "buyer's rows with DELETE ... WHERE %s = N",
+                      st->table, st->column);
     if (st->deferred)
         return refuse(SQL_REFUSE_NO_KEY, msg, msglen,
                       "SQL-level PREPARE of a write to unit table `%s`: it would run "
@@ -138,5 +221,6 @@ enum sql_reason sql_decide(const struct sql_stmt *st, const struct rules *r,
         return refuse(SQL_REFUSE_NO_RULES, msg, msglen,
                       "this proxy (unit %s) has no rules yet: unit-table writes "
                       "are refused until the control center pushes them", this_unit);
-    return decide_keys(st, r, this_unit, msg, msglen);
+    snprintf(what, sizeof(what), "write to unit table `%s`", st->table);
+    return decide_keys(st, r, this_unit, what, msg, msglen);
 }

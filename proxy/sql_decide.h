@@ -1,7 +1,7 @@
 /*
  * sql_decide: may this unit run a classified statement, under these rules?
  *
- *   sql_stmt + rules + this unit --sql_decide()--> SQL_ALLOW | reason
+ *   sql_stmt + rules + this unit + policy --sql_decide()--> SQL_ALLOW | reason
  *
  * Every reason has its own MySQL error number and SQLSTATE (docs/proxy.md
  * lists them); the refusal message names the table, buyer, bucket and
@@ -30,6 +30,7 @@ enum sql_reason {
     SQL_REFUSE_TOO_LARGE,       /* statement larger than the proxy inspects */
     SQL_REFUSE_UNSUPPORTED,     /* command the proxy does not relay */
     SQL_REFUSE_MALFORMED,       /* a command packet that does not parse */
+    SQL_REFUSE_DDL,             /* a schema change of a unit or center table */
     SQL_REASON_COUNT,
 };
 
@@ -42,13 +43,29 @@ struct sql_reason_info {
 
 const struct sql_reason_info *sql_reason_info(enum sql_reason r);
 
+#define SQL_PROCS_PASS_MAX 64
+
+/* A procedure name: "name" (any schema) or "schema.name". */
+struct sql_routine_name {
+    char schema[SQL_NAME_MAX];  /* "" = any schema */
+    char name[SQL_NAME_MAX];
+};
+
+/* What the configuration lets pass that the rules alone would refuse. */
+struct sql_policy {
+    bool allow_ddl;             /* schema changes of classified tables pass */
+    struct sql_routine_name procs_pass[SQL_PROCS_PASS_MAX]; /* CALLs that pass */
+    size_t nprocs_pass;
+};
+
 /*
  * May this unit run st? r may be NULL (no rules yet). this_unit is this
- * unit's name; is_center says whether this unit is the center. On a refusal msg gets the
- * text for the client (naming table, buyer, bucket and units).
+ * unit's name; is_center says whether this unit is the center; pol may be
+ * NULL (nothing extra passes). On a refusal msg gets the text for the
+ * client (naming table or procedure, buyer, bucket and units).
  */
 enum sql_reason sql_decide(const struct sql_stmt *st, const struct rules *r,
                            const char *this_unit, bool is_center,
-                           char *msg, size_t msglen);
+                           const struct sql_policy *pol, char *msg, size_t msglen);
 
 #endif

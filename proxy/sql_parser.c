@@ -75,6 +75,27 @@ void sql_parser_mark_written(struct sql_stmt *st, const struct sql_table_rule *r
     }
 }
 
+const struct sql_table_rule *sql_parser_read_name(struct parser *p, char *schema,
+                                                  char *name)
+{
+    char a[SQL_NAME_MAX], b[SQL_NAME_MAX] = "";
+
+    sql_tok_ident(&p->tok, a, sizeof(a));
+    p_next(p);
+    if (p_punct(p, '.')) {
+        p_next(p);
+        if (p_ident(p)) {
+            sql_tok_ident(&p->tok, b, sizeof(b));
+            p_next(p);
+        }
+    }
+    if (schema)
+        snprintf(schema, SQL_NAME_MAX, "%s", b[0] ? a : "");
+    if (name)
+        snprintf(name, SQL_NAME_MAX, "%s", b[0] ? b : a);
+    return sql_parser_lookup_table(p, b[0] ? a : "", b[0] ? b : a);
+}
+
 /*
  * Parse `[schema.]name [[AS] alias]` at the current token into a new ref.
  * Only write statements collect refs, so a table past SQL_TABLE_REFS_MAX is

@@ -8,6 +8,8 @@
  *   sql_keys.c      sharding keys: WHERE terms, assignments, VALUES rows
  *   sql_lock.c      locking clauses (FOR UPDATE / FOR SHARE / LOCK IN SHARE
  *                   MODE) at any depth and the tables they write
+ *   sql_ddl.c       TRUNCATE, schema changes (ALTER / DROP / RENAME /
+ *                   CREATE ...) and CALL
  *
  * The token helpers below are static inline so their short names stay
  * local to each file that includes this header. Every function reads from
@@ -112,6 +114,14 @@ const struct sql_table_rule *sql_parser_lookup_table(const struct parser *p,
 
 /* The statement writes table r (NULL: not configured, nothing to note). */
 void sql_parser_mark_written(struct sql_stmt *st, const struct sql_table_rule *r);
+
+/*
+ * A bare name `[schema.]name` at the current token (consumed): its
+ * configured rule, or NULL. name / schema get its parts when not NULL
+ * (schema "" when not given).
+ */
+const struct sql_table_rule *sql_parser_read_name(struct parser *p, char *schema,
+                                                  char *name);
 
 /* One table reference `[schema.]name [[AS] alias]` into p->refs. */
 void sql_parser_read_table_ref(struct parser *p);

@@ -1,6 +1,7 @@
 /*
  * test_proxy_config: unitproxy's configuration reader: defaults, tables,
- * path resolution, and every kind of error with its file:line.
+ * allow_ddl and procedures_pass, path resolution, and every kind of error
+ * with its file:line.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -71,6 +72,41 @@ static void test_defaults(void **state)
     assert_int_equal(c->keepalive.count, 3);
     assert_int_equal(c->keepalive.user_timeout_ms, 20000);
     assert_int_equal(c->ntables, 0);
+    assert_false(c->policy.allow_ddl);
+    assert_int_equal(c->policy.nprocs_pass, 0);
+    free(c);
+}
+
+static void test_policy(void **state)
+{
+    struct proxy_config *c = malloc(sizeof(*c));
+    char err[512], text[4096];
+    size_t n;
+
+    (void)state;
+    assert_int_equal(load(BASE "allow_ddl = true;\n"
+                          "procedures_pass = [ \"ping\", \"shop.audit_log\" ];\n", c, err), 0);
+    assert_true(c->policy.allow_ddl);
+    assert_int_equal(c->policy.nprocs_pass, 2);
+    assert_string_equal(c->policy.procs_pass[0].schema, "");
+    assert_string_equal(c->policy.procs_pass[0].name, "ping");
+    assert_string_equal(c->policy.procs_pass[1].schema, "shop");
+    assert_string_equal(c->policy.procs_pass[1].name, "audit_log");
+    assert_int_equal(load(BASE "allow_ddl = false;\nprocedures_pass = ( \"p\" );\n", c, err), 0);
+    assert_false(c->policy.allow_ddl);
+    assert_int_equal(c->policy.nprocs_pass, 1);
+    assert_int_equal(load(BASE "procedures_pass = [ ];\n", c, err), 0);
+    assert_int_equal(c->policy.nprocs_pass, 0);
+    /* the limit, and one more */
+    n = (size_t)snprintf(text, sizeof(text), BASE "procedures_pass = [ \"p0\"");
+    for (int i = 1; i < SQL_PROCS_PASS_MAX; i++)
+        n += (size_t)snprintf(text + n, sizeof(text) - n, ", \"p%d\"", i);
+    snprintf(text + n, sizeof(text) - n, " ];\n");
+    assert_int_equal(load(text, c, err), 0);
+    assert_int_equal(c->policy.nprocs_pass, SQL_PROCS_PASS_MAX);
+    snprintf(text + n, sizeof(text) - n, ", \"one_more\" ];\n");
+    assert_int_equal(load(text, c, err), -1);
+    assert_non_null(strstr(err, "p.conf:6: too many procedures in procedures_pass"));
     free(c);
 }
 
@@ -122,6 +158,14 @@ static void test_errors(void **state)
         { BASE "log_level = \"loud\";\n", "log_level 'loud'" },
         { "unit = \"dc-a\";\n", "missing required key 'topology'" },
         { BASE "workers = ;\n", "p.conf:6: syntax error" },
+        { BASE "allow_ddl = 1;\n", "p.conf:6: allow_ddl must be true or false" },
+        { BASE "allow_ddl = \"yes\";\n", "p.conf:6: allow_ddl must be true or false" },
+        { BASE "procedures_pass = \"p\";\n", "p.conf:6: procedures_pass must be a list" },
+        { BASE "procedures_pass = [ 1 ];\n", "p.conf:6: procedures_pass entries must be strings" },
+        { BASE "procedures_pass = [ \"\" ];\n", "p.conf:6: bad procedure name ''" },
+        { BASE "procedures_pass = [ \"a.b.c\" ];\n", "bad procedure name 'a.b.c'" },
+        { BASE "procedures_pass = [ \".p\" ];\n", "bad procedure name '.p'" },
+        { BASE "procedures_pass = [ \"s.\" ];\n", "bad procedure name 's.'" },
     };
     struct proxy_config *c = malloc(sizeof(*c));
     char err[512];
@@ -142,6 +186,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_tables_and_keepalive),
+        cmocka_unit_test(test_policy),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

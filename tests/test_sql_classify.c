@@ -24,12 +24,13 @@ static const struct sql_table_rule table_rules[] = {
 };
 static const struct sql_tables tables = { table_rules, 5 };
 
-/* Expected outcome: W = write, U = unit table, C = center table. */
-enum { R = 0, W = 1, U = 2, C = 4, UNK = 8, HINT = 16 };
+/* Expected outcome: W = write, U = unit table, C = center table,
+ * D = a schema change of a classified table, T = every row (TRUNCATE). */
+enum { R = 0, W = 1, U = 2, C = 4, UNK = 8, HINT = 16, D = 32, T = 64 };
 
 struct row {
     const char *sql;
-    int         flags;          /* W | U | C | UNK (key_unknown) | HINT */
+    int         flags;          /* W | U | C | UNK (key_unknown) | HINT | D | T */
     const char *keys;           /* "1,2" keys in order ("" none) */
     const char *params;         /* "0,3" key placeholder indices */
     int         verb;
@@ -198,6 +199,63 @@ static const struct row rows[] = {
     { "PREPARE s FROM 'SELECT 1'", R, "", "", SQL_VERB_OTHER },
     { "PREPARE s FROM @sql", W | U | UNK, "", "", SQL_VERB_OTHER },
     { "EXECUTE s USING @a", R, "", "", SQL_VERB_OTHER },
+    /* TRUNCATE: a write of every row */
+    { "TRUNCATE orders", W | U | UNK | T, "", "", SQL_VERB_TRUNCATE },
+    { "truncate table `orders`", W | U | UNK | T, "", "", SQL_VERB_TRUNCATE },
+    { "/* sharding_key=5 */ TRUNCATE TABLE orders", W | U | UNK | T | HINT, "", "", SQL_VERB_TRUNCATE },
+    { "TRUNCATE TABLE shop.payments", W | U | UNK | T, "", "", SQL_VERB_TRUNCATE },
+    { "TRUNCATE TABLE `other`.`payments`", W | T, "", "", SQL_VERB_TRUNCATE },
+    { "TRUNCATE sellers", W | C | T, "", "", SQL_VERB_TRUNCATE },
+    { "TRUNCATE TABLE logs", W | T, "", "", SQL_VERB_TRUNCATE },
+    { "SELECT 'TRUNCATE orders' FROM dual", R, "", "", SQL_VERB_SELECT },
+    { "INSERT INTO logs (msg) VALUES ('TRUNCATE TABLE orders')", W, "", "", SQL_VERB_INSERT },
+    /* schema changes of classified tables; DDL on others passes */
+    { "ALTER TABLE orders ADD COLUMN x INT", W | D, "", "", SQL_VERB_DDL },
+    { "alter online ignore table `shop`.`payments` add index (buyer_id)", W | D, "", "", SQL_VERB_DDL },
+    { "ALTER TABLE IF EXISTS sellers DROP COLUMN name", W | D, "", "", SQL_VERB_DDL },
+    { "ALTER TABLE logs ADD COLUMN x INT", R, "", "", SQL_VERB_OTHER },
+    { "ALTER TABLE other.payments ADD COLUMN x INT", R, "", "", SQL_VERB_OTHER },
+    { "ALTER TABLE logs RENAME TO orders", W | D, "", "", SQL_VERB_DDL },
+    { "ALTER TABLE logs RENAME COLUMN a TO b", R, "", "", SQL_VERB_OTHER },
+    { "ALTER TABLE logs EXCHANGE PARTITION p0 WITH TABLE orders", W | D, "", "", SQL_VERB_DDL },
+    { "ALTER DATABASE shop CHARACTER SET utf8mb4", R, "", "", SQL_VERB_OTHER },
+    { "DROP TABLE IF EXISTS logs, `orders`", W | D, "", "", SQL_VERB_DDL },
+    { "DROP TEMPORARY TABLE sellers", W | D, "", "", SQL_VERB_DDL },
+    { "DROP TABLE logs, t2", R, "", "", SQL_VERB_OTHER },
+    { "DROP INDEX i ON orders", W | D, "", "", SQL_VERB_DDL },
+    { "DROP INDEX i ON logs", R, "", "", SQL_VERB_OTHER },
+    { "DROP TRIGGER IF EXISTS shop.trg", W | D, "", "", SQL_VERB_DDL },
+    { "DROP DATABASE IF EXISTS scratch", W | D, "", "", SQL_VERB_DDL },
+    { "DROP VIEW v", R, "", "", SQL_VERB_OTHER },
+    { "RENAME TABLE orders TO orders_old", W | D, "", "", SQL_VERB_DDL },
+    { "RENAME TABLE logs TO logs2, t TO `sellers`", W | D, "", "", SQL_VERB_DDL },
+    { "RENAME TABLE logs TO logs2", R, "", "", SQL_VERB_OTHER },
+    { "RENAME USER a TO b", R, "", "", SQL_VERB_OTHER },
+    { "CREATE TABLE orders LIKE orders_template", W | D, "", "", SQL_VERB_DDL },
+    { "CREATE TABLE IF NOT EXISTS `orders` (LIKE t)", W | D, "", "", SQL_VERB_DDL },
+    { "CREATE TABLE orders SELECT * FROM t", W | D, "", "", SQL_VERB_DDL },
+    { "CREATE TEMPORARY TABLE shop.payments AS SELECT 1", W | D, "", "", SQL_VERB_DDL },
+    { "CREATE OR REPLACE TABLE orders (id INT)", W | D, "", "", SQL_VERB_DDL },
+    { "CREATE TABLE orders2 LIKE orders", R, "", "", SQL_VERB_OTHER },
+    { "CREATE TABLE logs2 SELECT * FROM orders", R, "", "", SQL_VERB_OTHER },
+    { "CREATE TABLE logs2 SELECT * FROM orders WHERE buyer_id = 5 FOR UPDATE", W | U | UNK, "", "", SQL_VERB_OTHER },
+    { "CREATE UNIQUE INDEX i ON orders (id)", W | D, "", "", SQL_VERB_DDL },
+    { "CREATE INDEX i ON logs (id)", R, "", "", SQL_VERB_OTHER },
+    { "CREATE DEFINER = `root`@`localhost` TRIGGER trg BEFORE INSERT ON orders FOR EACH ROW SET NEW.n = 1", W | D, "", "", SQL_VERB_DDL },
+    { "CREATE TRIGGER trg AFTER INSERT ON logs FOR EACH ROW INSERT INTO orders (buyer_id) VALUES (1)", R, "", "", SQL_VERB_OTHER },
+    { "CREATE PROCEDURE p() TRUNCATE orders", R, "", "", SQL_VERB_OTHER },
+    { "CREATE VIEW v AS SELECT * FROM orders", R, "", "", SQL_VERB_OTHER },
+    { "SELECT 'ALTER TABLE orders', `drop table orders` FROM logs", R, "", "", SQL_VERB_SELECT },
+    /* CALL: keys only from a hint */
+    { "CALL add_order(1001, 5)", W | U | UNK, "", "", SQL_VERB_CALL },
+    { "/* sharding_key=1001 */ CALL add_order(1001, 5)", W | U | UNK | HINT, "", "", SQL_VERB_CALL },
+    { "call shop.add_order", W | U | UNK, "", "", SQL_VERB_CALL },
+    { "CALL `shop`.`add_order`(?, ?) /* sharding_key=3 */", W | U | UNK | HINT, "", "", SQL_VERB_CALL },
+    { "SELECT 'CALL add_order(1)'", R, "", "", SQL_VERB_SELECT },
+    { "EXECUTE IMMEDIATE 'CALL add_order(1)'", W | U | UNK, "", "", SQL_VERB_OTHER },
+    { "EXECUTE IMMEDIATE 'TRUNCATE orders'", W | U | UNK | T, "", "", SQL_VERB_OTHER },
+    { "EXECUTE IMMEDIATE 'ALTER TABLE orders ADD x INT'", W | D, "", "", SQL_VERB_OTHER },
+    { "PREPARE s FROM 'DROP TABLE orders'", W | D, "", "", SQL_VERB_OTHER },
     /* malformed */
     { "INSERT INTO orders (buyer_id) VALUES (1, 'unterminated", W | U | UNK, "1", "", SQL_VERB_INSERT },
 };
@@ -229,6 +287,8 @@ static void test_table(void **state)
         assert_int_equal(sql_classify(r->sql, strlen(r->sql), &tables, "", &st, &used), 0);
         ROW_CHECK((int)st.verb == r->verb);
         ROW_CHECK(st.is_write == ((r->flags & W) != 0));
+        ROW_CHECK(st.ddl == ((r->flags & D) != 0));
+        ROW_CHECK(st.all_rows == ((r->flags & T) != 0));
         if (st.is_write) {
             ROW_CHECK(st.unit_table == ((r->flags & U) != 0));
             ROW_CHECK(st.center_table == ((r->flags & C) != 0));
@@ -404,7 +464,7 @@ static void test_token_soup(void **state)
         while (off < n) {
             assert_int_equal(sql_classify(sql + off, n - off, &tables, "", &st, &used), 0);
             assert_true(used > 0 && used <= n - off);
-            sql_decide(&st, r, "dc-a", true, msg, sizeof(msg));
+            sql_decide(&st, r, "dc-a", true, NULL, msg, sizeof(msg));
             off += used;
         }
     }
@@ -465,7 +525,7 @@ static enum sql_reason decide(const char *sql, const struct rules *r,
 
     sql_stmt_init(&st);
     assert_int_equal(sql_classify(sql, strlen(sql), &tables, "", &st, &used), 0);
-    enum sql_reason why = sql_decide(&st, r, unit, center, msg, 512);
+    enum sql_reason why = sql_decide(&st, r, unit, center, NULL, msg, 512);
     sql_stmt_deinit(&st);
     return why;
 }

@@ -3,7 +3,8 @@
 # the real mariadb CLI, python3-pymysql and a libmariadb prepared-statement
 # tool: authentication relay, allowed and refused writes for every reason,
 # transactions, the ban drain, prepared statements, a 20 MB blob, a killed
-# backend, malformed packets, 500 concurrent connections, persisted rules.
+# backend, malformed packets, 500 concurrent connections, persisted rules,
+# TRUNCATE, DDL (7412, allow_ddl) and CALL (hints, procedures_pass).
 #
 # Note: the mariadb/mysql CLI strips comments (and so /* sharding_key=N */
 # hints) unless started with -c / --comments; the hint tests use -c and check
@@ -58,7 +59,9 @@ $6
 EOF
 }
 proxy_conf pa dc-a $PA "$UR_DB1_PORT" $AA
-proxy_conf pb dc-b $PB "$UR_DB1_PORT" $AB "max_statement_bytes = 1048576;"
+proxy_conf pb dc-b $PB "$UR_DB1_PORT" $AB "max_statement_bytes = 1048576;
+allow_ddl = true;
+procedures_pass = [ \"unitroute.add_log\" ];"
 proxy_conf pk dc-a $PK $FWD $AK
 
 start_proxy() { # start_proxy NAME PORT
@@ -90,7 +93,10 @@ root "CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, buyer_id BIGINT,
       note VARCHAR(64), data LONGBLOB) ENGINE=InnoDB;
       CREATE TABLE sellers (id INT PRIMARY KEY, name VARCHAR(64));
       CREATE TABLE logs (id INT AUTO_INCREMENT PRIMARY KEY, msg VARCHAR(64));
-      CREATE TABLE loads (id INT PRIMARY KEY, msg VARCHAR(64))"
+      CREATE TABLE loads (id INT PRIMARY KEY, msg VARCHAR(64));
+      CREATE PROCEDURE add_order(IN b BIGINT, IN n VARCHAR(64))
+        INSERT INTO orders (buyer_id, note) VALUES (b, n);
+      CREATE PROCEDURE add_log(IN m VARCHAR(64)) INSERT INTO logs (msg) VALUES (m)"
 
 push() { # push ADMINPORT FILE: prints "HTTPCODE BODY"
     local sig
@@ -168,6 +174,44 @@ t_eq "refused rows never reached the database" "0" \
 t_match "XA transactions are refused (7410)" "ERROR 7410.*XA" "$(q $PA "XA START 'x'")"
 out=$(q $PA "USE mysql; USE unitroute; INSERT INTO orders (buyer_id) VALUES (1009)")
 t_eq "USE keeps table resolution" "" "$out"
+
+# ---- TRUNCATE, DDL and CALL -------------------------------------------------------------
+rows_before=$(root "SELECT COUNT(*) FROM orders")
+t_match "TRUNCATE of the unit table is a write without a key (7401)" \
+    "ERROR 7401 \(UR001\).*TRUNCATE of unit table \`orders\`" "$(q $PA "TRUNCATE TABLE orders")"
+t_eq "after the refused TRUNCATE the table still has its rows" "$rows_before" \
+    "$(root "SELECT COUNT(*) FROM orders")"
+t_match "TRUNCATE of the center table outside the center (7404)" "ERROR 7404 \(UR004\)" \
+    "$(q $PB "TRUNCATE sellers")"
+t_match "ALTER of the unit table is refused (7412)" \
+    "ERROR 7412 \(UR012\).*unitproxy ddl: ALTER TABLE on classified table \`orders\`.*not through unitproxy" \
+    "$(q $PA "ALTER TABLE unitroute.orders ADD COLUMN extra INT")"
+t_eq "the refused ALTER changed nothing" "" "$(root "SHOW COLUMNS FROM orders LIKE 'extra'")"
+t_eq "DDL on an unclassified table passes" "" "$(q $PA "ALTER TABLE loads ADD COLUMN extra INT")"
+t_match "CREATE INDEX on the unit table is refused without allow_ddl (7412)" "ERROR 7412" \
+    "$(q $PA "CREATE INDEX i_note ON orders (note)")"
+t_eq "with allow_ddl = true it passes" "" "$(q $PB "CREATE INDEX i_note ON orders (note)")"
+t_eq "the index exists" "i_note" "$(root "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS
+    WHERE TABLE_SCHEMA = 'unitroute' AND TABLE_NAME = 'orders' AND INDEX_NAME = 'i_note'")"
+t_eq "CALL with a hint for this unit's buyer passes" "" \
+    "$(qc $PA "/* sharding_key=1501 */ CALL add_order(1501, 'call')")"
+t_eq "the procedure's write landed" "1" "$(root "SELECT COUNT(*) FROM orders WHERE buyer_id = 1501")"
+t_match "CALL without a hint is refused (7401)" \
+    "ERROR 7401 \(UR001\).*CALL \`unitroute.add_order\` needs a /\* sharding_key=N \*/ hint" \
+    "$(q $PA "CALL add_order(1502, 'nohint')")"
+t_match "CALL for another unit's buyer is refused (7402)" \
+    "ERROR 7402 \(UR002\).*CALL \`unitroute.add_order\` for buyer 7501.*dc-b.*dc-a" \
+    "$(qc $PA "/* sharding_key=7501 */ CALL add_order(7501, 'x')")"
+# --delimiter: the CLI sends both statements as one multi-statement query
+t_match "a CALL in a multi-statement is checked too (7401)" "ERROR 7401" \
+    "$($DB -P$PA -N -B -c --delimiter='//' -e "/* sharding_key=1503 */ CALL add_order(1503, 'm');
+                                                CALL add_order(1504, 'm') //" 2>&1)"
+t_eq "refused CALLs wrote nothing" "0" \
+    "$(root "SELECT COUNT(*) FROM orders WHERE buyer_id IN (1502, 1503, 1504, 7501)")"
+t_eq "a procedure in procedures_pass passes without a hint" "" "$(q $PB "CALL add_log('pass')")"
+t_match "the same CALL where it is not listed is refused (7401)" "ERROR 7401" \
+    "$(q $PA "CALL add_log('pass')")"
+t_eq "the listed procedure's write landed once" "1" "$(root "SELECT COUNT(*) FROM logs WHERE msg = 'pass'")"
 
 # ---- pymysql: transactions, multi-statements, blob, malformed packets --------------
 cat >"$T/client.py" <<'EOF'
@@ -379,6 +423,14 @@ t_match "EXECUTE IMMEDIATE is checked like the statement (7402)" "ERROR 7402" \
     "$(q $PA "EXECUTE IMMEDIATE 'INSERT INTO orders (buyer_id) VALUES (7403)'")"
 t_eq "EXECUTE IMMEDIATE of a local buyer passes" "" \
     "$(q $PA "EXECUTE IMMEDIATE 'INSERT INTO orders (buyer_id) VALUES (1404)'")"
+t_match "a prepared CALL with a hint for this unit's buyer runs" "^ok 1 " \
+    "$(st "/* sharding_key=1505 */ CALL add_order(?, ?)" 1505 s:pcall)"
+t_match "a prepared CALL without a hint is refused at prepare (7401)" "^prepare-error 7401" \
+    "$(st "CALL add_order(?, ?)" 1506 s:pcall)"
+t_match "a prepared CALL for a dc-b buyer is refused at execute (7402)" "^error 7402" \
+    "$(st "/* sharding_key=7506 */ CALL add_order(?, ?)" 7506 s:pcall)"
+t_match "EXECUTE IMMEDIATE of a CALL without a hint is refused (7401)" "ERROR 7401" \
+    "$(q $PA "EXECUTE IMMEDIATE 'CALL add_order(1507, ''x'')'")"
 
 # ---- authentication plugins, change user, LOAD DATA LOCAL -----------------------------
 root "INSTALL SONAME 'auth_ed25519'" >/dev/null 2>&1

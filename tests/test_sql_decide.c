@@ -1,0 +1,249 @@
+/*
+ * test_sql_decide: the decisions on statements the proxy cannot bound by
+ * key: TRUNCATE (7401 / 7404), schema changes of classified tables (7412,
+ * allow_ddl) and CALL (a hint checked like a unit write's key, or
+ * procedures_pass), directly and inside multi-statements, EXECUTE
+ * IMMEDIATE and SQL PREPARE.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proxy/sql_classify.h"
+#include "proxy/sql_decide.h"
+#include "router/rules.h"
+
+static const struct sql_table_rule table_rules[] = {
+    { "", "orders", SQL_TABLE_UNIT, "buyer_id" },
+    { "shop", "payments", SQL_TABLE_UNIT, "buyer_id" },
+    { "", "sellers", SQL_TABLE_CENTER, "" },
+};
+static const struct sql_tables tables = { table_rules, 3 };
+static const char *const units[] = { "dc-a", "dc-b" };
+
+/* buckets 0-49 dc-a, 50-99 dc-b, 10-19 banned */
+static struct rules *load_rules(void)
+{
+    static const char text[] =
+        "version = 7L; buckets = 100;\n"
+        "ranges = ( { first = 0; last = 49; unit = \"dc-a\"; },\n"
+        "           { first = 50; last = 99; unit = \"dc-b\"; } );\n"
+        "overrides = ( );\nbans = ( { first = 10; last = 19; } );\n";
+    char err[256];
+    struct rules *r = rules_parse(text, strlen(text), units, 2, err, sizeof(err));
+
+    if (r == NULL)
+        fail_msg("rules: %s", err);
+    return r;
+}
+
+/*
+ * Every statement of sql (a multi-statement text walked like the proxy
+ * does) decided in unit dc-a (not the center unless center) with schema
+ * db; the first refusal, or SQL_ALLOW.
+ */
+static enum sql_reason decide_in(const char *sql, const struct rules *r, bool center,
+                                 const char *db, const struct sql_policy *pol, char *msg)
+{
+    struct sql_stmt st;
+    size_t off = 0, used, len = strlen(sql);
+    enum sql_reason why = SQL_ALLOW;
+
+    msg[0] = '\0';
+    sql_stmt_init(&st);
+    while (off < len && why == SQL_ALLOW) {
+        assert_int_equal(sql_classify(sql + off, len - off, &tables, db, &st, &used), 0);
+        why = sql_decide(&st, r, "dc-a", center, pol, msg, 512);
+        off += used ? used : len - off;
+    }
+    sql_stmt_deinit(&st);
+    return why;
+}
+
+static enum sql_reason decide(const char *sql, const struct rules *r,
+                              const struct sql_policy *pol, char *msg)
+{
+    return decide_in(sql, r, true, "unitroute", pol, msg);
+}
+
+static void test_ddl_code(void **state)
+{
+    const struct sql_reason_info *info = sql_reason_info(SQL_REFUSE_DDL);
+
+    (void)state;
+    assert_int_equal(info->code, 7412);
+    assert_string_equal(info->sqlstate, "UR012");
+    assert_string_equal(info->name, "ddl");
+    assert_false(info->retry);
+}
+
+static void test_ddl(void **state)
+{
+    static const char *const refused[] = {
+        "ALTER TABLE orders ADD COLUMN x INT",
+        "ALTER TABLE `shop`.`payments` ENGINE = InnoDB",
+        "DROP TABLE IF EXISTS orders",
+        "RENAME TABLE orders TO orders_old",
+        "ALTER TABLE logs RENAME TO orders",
+        "CREATE TABLE orders LIKE logs",
+        "CREATE TABLE sellers SELECT * FROM logs",
+        "CREATE OR REPLACE TABLE orders (id INT)",
+        "CREATE TRIGGER t1 BEFORE UPDATE ON orders FOR EACH ROW SET NEW.n = 1",
+        "DROP INDEX i ON sellers",
+        "SELECT 1; ALTER TABLE orders ADD x INT",
+        "EXECUTE IMMEDIATE 'DROP TABLE orders'",
+        "PREPARE s FROM 'ALTER TABLE orders ADD x INT'",
+    };
+    static const char *const passed[] = {
+        "ALTER TABLE logs ADD COLUMN x INT",
+        "DROP TABLE logs",
+        "CREATE TABLE orders (id INT)",         /* a new table changes no existing one */
+        "CREATE TABLE logs2 LIKE orders",
+        "ALTER TABLE other.payments ADD x INT",
+        "RENAME TABLE logs TO logs_old",
+    };
+    struct rules *r = load_rules();
+    struct sql_policy pol = { .allow_ddl = true };
+    char msg[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        if (decide(refused[i], r, NULL, msg) != SQL_REFUSE_DDL)
+            fail_msg("[%s] not refused as ddl: %s", refused[i], msg);
+        assert_non_null(strstr(msg, "unitproxy ddl: "));
+        assert_non_null(strstr(msg, "operators' DDL path, not through unitproxy"));
+        assert_int_equal(decide(refused[i], r, &pol, msg), SQL_ALLOW);
+        assert_int_equal(decide(refused[i], NULL, &pol, msg), SQL_ALLOW);
+    }
+    for (size_t i = 0; i < sizeof(passed) / sizeof(passed[0]); i++)
+        if (decide(passed[i], r, NULL, msg) != SQL_ALLOW)
+            fail_msg("[%s] refused: %s", passed[i], msg);
+    assert_int_equal(decide("ALTER TABLE orders ADD COLUMN x INT", r, NULL, msg), SQL_REFUSE_DDL);
+    assert_non_null(strstr(msg, "ALTER TABLE on classified table `orders`"));
+    assert_int_equal(decide("ALTER TABLE orders ADD x INT", NULL, NULL, msg), SQL_REFUSE_DDL);
+    assert_int_equal(decide("DROP TRIGGER audit_trg", r, NULL, msg), SQL_REFUSE_DDL);
+    assert_non_null(strstr(msg, "DROP TRIGGER `audit_trg`"));
+    assert_non_null(strstr(msg, "does not name the trigger's table"));
+    assert_int_equal(decide("DROP TRIGGER audit_trg", r, &pol, msg), SQL_ALLOW);
+    rules_destroy(r);
+}
+
+static void test_truncate(void **state)
+{
+    struct rules *r = load_rules();
+    struct sql_policy pol = { .allow_ddl = true };
+    char msg[512];
+
+    (void)state;
+    assert_int_equal(decide("TRUNCATE orders", r, NULL, msg), SQL_REFUSE_NO_KEY);
+    assert_non_null(strstr(msg, "TRUNCATE of unit table `orders`"));
+    assert_non_null(strstr(msg, "every buyer's rows"));
+    /* a hint cannot bound it, and allow_ddl is not about rows */
+    assert_int_equal(decide("/* sharding_key=5 */ TRUNCATE TABLE orders", r, NULL, msg),
+                     SQL_REFUSE_NO_KEY);
+    assert_int_equal(decide("TRUNCATE TABLE shop.payments", r, &pol, msg), SQL_REFUSE_NO_KEY);
+    assert_int_equal(decide_in("TRUNCATE TABLE shop.payments", r, true, "", NULL, msg),
+                     SQL_REFUSE_NO_KEY);
+    assert_int_equal(decide_in("TRUNCATE payments", r, true, "shop", NULL, msg),
+                     SQL_REFUSE_NO_KEY);
+    assert_int_equal(decide_in("TRUNCATE payments", r, true, "unitroute", NULL, msg), SQL_ALLOW);
+    assert_int_equal(decide("EXECUTE IMMEDIATE 'TRUNCATE orders'", r, NULL, msg), SQL_REFUSE_NO_KEY);
+    assert_int_equal(decide("SELECT 1; TRUNCATE orders", r, NULL, msg), SQL_REFUSE_NO_KEY);
+    /* center tables: like other center writes */
+    assert_int_equal(decide_in("TRUNCATE sellers", r, false, "", NULL, msg), SQL_REFUSE_CENTER);
+    assert_non_null(strstr(msg, "`sellers`"));
+    assert_int_equal(decide_in("TRUNCATE sellers", r, true, "", NULL, msg), SQL_ALLOW);
+    assert_int_equal(decide("TRUNCATE logs", r, NULL, msg), SQL_ALLOW);
+    assert_int_equal(decide("SELECT 'TRUNCATE orders'", r, NULL, msg), SQL_ALLOW);
+    rules_destroy(r);
+}
+
+static void test_call(void **state)
+{
+    struct rules *r = load_rules();
+    char msg[512];
+
+    (void)state;
+    assert_int_equal(decide("CALL add_order(5, 10)", r, NULL, msg), SQL_REFUSE_NO_KEY);
+    assert_non_null(strstr(msg, "CALL `unitroute.add_order` needs a /* sharding_key=N */ hint"));
+    assert_int_equal(decide("/* sharding_key=5 */ CALL add_order(5, 10)", r, NULL, msg), SQL_ALLOW);
+    assert_int_equal(decide("CALL shop.add_order(?) /* sharding_key=5 */", r, NULL, msg), SQL_ALLOW);
+    assert_int_equal(decide("/* sharding_key=55 */ CALL add_order(55, 10)", r, NULL, msg),
+                     SQL_REFUSE_WRONG_UNIT);
+    assert_non_null(strstr(msg, "CALL `unitroute.add_order` for buyer 55 (bucket 55)"));
+    assert_non_null(strstr(msg, "home unit is dc-b, this proxy serves dc-a"));
+    assert_int_equal(decide("/* sharding_key=15 */ CALL add_order()", r, NULL, msg),
+                     SQL_REFUSE_BANNED);
+    assert_non_null(strstr(msg, "bucket 15"));
+    assert_int_equal(decide("/* sharding_key=5 */ /* sharding_key=6 */ CALL add_order()", r,
+                            NULL, msg), SQL_REFUSE_KEY_MISMATCH);
+    assert_int_equal(decide("/* sharding_key=5 */ CALL add_order()", NULL, NULL, msg),
+                     SQL_REFUSE_NO_RULES);          /* COM_STMT_PREPARE decides so */
+    assert_int_equal(decide("CALL add_order()", NULL, NULL, msg), SQL_REFUSE_NO_KEY);
+    /* multi-statements, EXECUTE IMMEDIATE, SQL PREPARE */
+    assert_int_equal(decide("/* sharding_key=5 */ CALL a(); CALL b()", r, NULL, msg),
+                     SQL_REFUSE_NO_KEY);
+    assert_non_null(strstr(msg, "CALL `unitroute.b`"));
+    assert_int_equal(decide("CALL a() /* sharding_key=5 */; CALL b() /* sharding_key=6 */",
+                            r, NULL, msg), SQL_ALLOW);
+    assert_int_equal(decide("EXECUTE IMMEDIATE 'CALL add_order()'", r, NULL, msg),
+                     SQL_REFUSE_NO_KEY);
+    assert_int_equal(decide("EXECUTE IMMEDIATE '/* sharding_key=5 */ CALL add_order()'", r,
+                            NULL, msg), SQL_ALLOW);
+    assert_int_equal(decide("EXECUTE IMMEDIATE '/* sharding_key=55 */ CALL add_order()'", r,
+                            NULL, msg), SQL_REFUSE_WRONG_UNIT);
+    assert_int_equal(decide("/* sharding_key=5 */ PREPARE s FROM 'CALL add_order()'", r, NULL,
+                            msg), SQL_REFUSE_NO_KEY);
+    assert_non_null(strstr(msg, "PREPARE of CALL"));
+    assert_int_equal(decide("SELECT 'CALL add_order()'", r, NULL, msg), SQL_ALLOW);
+    rules_destroy(r);
+}
+
+static void test_procedures_pass(void **state)
+{
+    struct rules *r = load_rules();
+    struct sql_policy pol = { .nprocs_pass = 2 };
+    char msg[512];
+
+    (void)state;
+    snprintf(pol.procs_pass[0].name, SQL_NAME_MAX, "ping");
+    snprintf(pol.procs_pass[1].schema, SQL_NAME_MAX, "shop");
+    snprintf(pol.procs_pass[1].name, SQL_NAME_MAX, "audit");
+    /* no schema: any schema */
+    assert_int_equal(decide("CALL ping()", r, &pol, msg), SQL_ALLOW);
+    assert_int_equal(decide("call PING", r, &pol, msg), SQL_ALLOW);
+    assert_int_equal(decide("CALL `other`.`ping`()", r, &pol, msg), SQL_ALLOW);
+    assert_int_equal(decide("CALL ping()", NULL, &pol, msg), SQL_ALLOW);
+    assert_int_equal(decide("CALL pong()", r, &pol, msg), SQL_REFUSE_NO_KEY);
+    /* with a schema: the given one or the current one must match */
+    assert_int_equal(decide("CALL shop.audit(1)", r, &pol, msg), SQL_ALLOW);
+    assert_int_equal(decide_in("CALL audit(1)", r, true, "shop", &pol, msg), SQL_ALLOW);
+    assert_int_equal(decide("CALL audit(1)", r, &pol, msg), SQL_REFUSE_NO_KEY);
+    assert_int_equal(decide_in("CALL audit(1)", r, true, "", &pol, msg), SQL_REFUSE_NO_KEY);
+    assert_int_equal(decide("CALL other.audit(1)", r, &pol, msg), SQL_REFUSE_NO_KEY);
+    /* inside other statements */
+    assert_int_equal(decide("CALL ping(); CALL shop.audit()", r, &pol, msg), SQL_ALLOW);
+    assert_int_equal(decide("CALL ping(); CALL pong()", r, &pol, msg), SQL_REFUSE_NO_KEY);
+    assert_int_equal(decide("EXECUTE IMMEDIATE 'CALL ping()'", r, &pol, msg), SQL_ALLOW);
+    assert_int_equal(decide("PREPARE s FROM 'CALL shop.audit()'", r, &pol, msg), SQL_ALLOW);
+    /* the list is about procedures, not tables */
+    assert_int_equal(decide("ALTER TABLE orders ADD x INT", r, &pol, msg), SQL_REFUSE_DDL);
+    rules_destroy(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ddl_code),
+        cmocka_unit_test(test_ddl),
+        cmocka_unit_test(test_truncate),
+        cmocka_unit_test(test_call),
+        cmocka_unit_test(test_procedures_pass),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -136,7 +136,7 @@ int gw_hold_park(struct gw_hold *h, struct gw_hold_entry *e, struct MHD_Connecti
         h->head->prev = e;
     h->head = e;
     /* suspend under the lock: the hold thread cannot resume it before this */
-    MHD_suspend_connection(conn);
+    gw_mhd_suspend(conn);
     pthread_cond_signal(&h->cond);
     pthread_mutex_unlock(&h->lock);
     return 0;

@@ -53,6 +53,26 @@ uint64_t gw_now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+static bool gw_mhd_is_suspended(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_SUSPENDED);
+    return ci != NULL && ci->suspended == MHD_YES;
+}
+
+void gw_mhd_suspend(struct MHD_Connection *conn)
+{
+    MHD_suspend_connection(conn);
+    if (!gw_mhd_is_suspended(conn))
+        MHD_suspend_connection(conn);   /* the first call only cleared "resuming" */
+}
+
+void gw_mhd_resume(struct MHD_Connection *conn)
+{
+    if (gw_mhd_is_suspended(conn))
+        MHD_resume_connection(conn);
+}
+
 /* ---- rings ------------------------------------------------------------- */
 
 /*
@@ -154,7 +174,7 @@ static void gw_xfer_wake_client(struct gw_xfer *x)
     if (x->suspended && x->conn != NULL) {
         x->suspended = false;
         x->owner->resumed = true;
-        MHD_resume_connection(x->conn);
+        gw_mhd_resume(x->conn);
     }
 }
 
@@ -162,7 +182,7 @@ static void gw_xfer_suspend_client(struct gw_xfer *x)
 {
     if (!x->suspended) {
         x->suspended = true;
-        MHD_suspend_connection(x->conn);
+        gw_mhd_suspend(x->conn);
     }
 }
 

@@ -186,4 +186,17 @@ void gw_xfer_unref(struct gw_xfer *x);
 
 uint64_t gw_now_us(void);
 
+/*
+ * Suspend a client connection from a libmicrohttpd callback, robustly.
+ * libmicrohttpd 0.9.75: MHD_resume_connection on a connection that is not
+ * suspended leaves it flagged "resuming", and the next MHD_suspend_connection
+ * on it is then dropped silently (daemon.c, internal_suspend_connection_):
+ * the connection would stay active while we wait. A suspend that did not
+ * take is repeated (the first call cleared the stale flag).
+ */
+void gw_mhd_suspend(struct MHD_Connection *conn);
+
+/* Resume conn only if libmicrohttpd has it suspended (its worker's thread). */
+void gw_mhd_resume(struct MHD_Connection *conn);
+
 #endif

@@ -53,19 +53,8 @@ static bool p_lock_clause(struct parser *p)
 /* A table name `[schema.]name` in a table list: note a configured one. */
 static void p_scan_table(struct parser *p, struct lock_scan *ls, int depth)
 {
-    char a[SQL_NAME_MAX], b[SQL_NAME_MAX] = "";
+    const struct sql_table_rule *r = sql_parser_read_name(p, NULL, NULL);
 
-    sql_tok_ident(&p->tok, a, sizeof(a));
-    p_next(p);
-    if (p_punct(p, '.')) {
-        p_next(p);
-        if (p_ident(p)) {
-            sql_tok_ident(&p->tok, b, sizeof(b));
-            p_next(p);
-        }
-    }
-    const struct sql_table_rule *r =
-        sql_parser_lookup_table(p, b[0] ? a : "", b[0] ? b : a);
     if (r != NULL && r->cls == SQL_TABLE_UNIT) {
         if (ls->unit == NULL)
             ls->unit = r;

@@ -75,20 +75,34 @@ void sql_parser_mark_written(struct sql_stmt *st, const struct sql_table_rule *r
     }
 }
 
+/*
+ * `[schema.]name` at the current token, consumed: its parts into a and b
+ * (b "" when no schema was given: then a is the name). With star, a
+ * `name.*` (DELETE's target list) is consumed too.
+ */
+static void read_name_parts(struct parser *p, char a[SQL_NAME_MAX], char b[SQL_NAME_MAX],
+                            bool star)
+{
+    b[0] = '\0';
+    sql_tok_ident(&p->tok, a, SQL_NAME_MAX);
+    p_next(p);
+    if (!p_punct(p, '.'))
+        return;
+    p_next(p);
+    if (p_ident(p)) {
+        sql_tok_ident(&p->tok, b, SQL_NAME_MAX);
+        p_next(p);
+    } else if (star && p_punct(p, '*')) {
+        p_next(p);
+    }
+}
+
 const struct sql_table_rule *sql_parser_read_name(struct parser *p, char *schema,
                                                   char *name)
 {
-    char a[SQL_NAME_MAX], b[SQL_NAME_MAX] = "";
+    char a[SQL_NAME_MAX], b[SQL_NAME_MAX];
 
-    sql_tok_ident(&p->tok, a, sizeof(a));
-    p_next(p);
-    if (p_punct(p, '.')) {
-        p_next(p);
-        if (p_ident(p)) {
-            sql_tok_ident(&p->tok, b, sizeof(b));
-            p_next(p);
-        }
-    }
+    read_name_parts(p, a, b, false);
     if (schema)
         snprintf(schema, SQL_NAME_MAX, "%s", b[0] ? a : "");
     if (name)
@@ -103,20 +117,10 @@ const struct sql_table_rule *sql_parser_read_name(struct parser *p, char *schema
  */
 void sql_parser_read_table_ref(struct parser *p)
 {
-    char a[SQL_NAME_MAX], b[SQL_NAME_MAX] = "";
+    char a[SQL_NAME_MAX], b[SQL_NAME_MAX];
     struct table_ref *ref = p->nrefs < SQL_TABLE_REFS_MAX ? &p->refs[p->nrefs] : NULL;
 
-    sql_tok_ident(&p->tok, a, sizeof(a));
-    p_next(p);
-    if (p_punct(p, '.')) {
-        p_next(p);
-        if (p_ident(p)) {
-            sql_tok_ident(&p->tok, b, sizeof(b));
-            p_next(p);
-        } else if (p_punct(p, '*')) {
-            p_next(p);
-        }
-    }
+    read_name_parts(p, a, b, true);
     const struct sql_table_rule *rule =
         sql_parser_lookup_table(p, b[0] ? a : "", b[0] ? b : a);
     if (ref == NULL) {

@@ -252,6 +252,20 @@ static void make_request(struct cutover_request *req, const char *buckets, const
     req->timeout_ms = timeout_ms;
 }
 
+/* Start a cutover of buckets to unit; it must start (running). */
+static struct cutover *start_cutover(struct fixture *f, const char *buckets, const char *to,
+                                     long timeout_ms, char *msg, size_t msglen)
+{
+    struct cutover_request req;
+    enum cutover_outcome o;
+
+    make_request(&req, buckets, to, timeout_ms);
+    struct cutover *c = cutover_start(&f->env, &req, &o, msg, msglen);
+    assert_non_null(c);
+    assert_int_equal(o, CUTOVER_RUNNING);
+    return c;
+}
+
 static void assert_component(struct fixture *f, int i, uint64_t version, int unit_of_60,
                              int banned_60)
 {
@@ -264,24 +278,26 @@ static void assert_component(struct fixture *f, int i, uint64_t version, int uni
     rules_store_put(&f->comp[i].store, &g);
 }
 
+/* Components 0..n-1 at version, with bucket 60's unit and ban as given. */
+static void assert_components(struct fixture *f, int n, uint64_t version, int unit_of_60,
+                              int banned_60)
+{
+    for (int i = 0; i < n; i++)
+        assert_component(f, i, version, unit_of_60, banned_60);
+}
+
 static void test_full_cutover(void **state)
 {
     struct fixture *f = *state;
-    struct cutover_request req;
-    enum cutover_outcome o;
     char msg[4096];
     pthread_t t;
 
-    make_request(&req, "50-69", "dc-a", 3000);
-    struct cutover *c = cutover_start(&f->env, &req, &o, msg, sizeof(msg));
-    assert_non_null(c);
-    assert_int_equal(o, CUTOVER_RUNNING);
+    struct cutover *c = start_cutover(f, "50-69", "dc-a", 3000, msg, sizeof(msg));
     assert_non_null(strstr(msg, "move buckets:50-69 (20 buckets) from dc-b to dc-a"));
     pthread_create(&t, NULL, confirm_soon, c);
     assert_int_equal(wait_end(c), CUTOVER_DONE);
     pthread_join(t, NULL);
-    for (int i = 0; i < 2; i++)
-        assert_component(f, i, 3, 0, 0);
+    assert_components(f, 2, 3, 0, 0);
     assert_int_equal(rules_store_version(&f->keeper.store), 3);
 
     struct strbuf ev;
@@ -302,16 +318,11 @@ static void test_full_cutover(void **state)
 static void test_sync_timeout_rolls_back(void **state)
 {
     struct fixture *f = *state;
-    struct cutover_request req;
-    enum cutover_outcome o;
     char msg[4096];
 
-    make_request(&req, "50-69", "dc-a", 400);
-    struct cutover *c = cutover_start(&f->env, &req, &o, msg, sizeof(msg));
-    assert_non_null(c);
+    struct cutover *c = start_cutover(f, "50-69", "dc-a", 400, msg, sizeof(msg));
     assert_int_equal(wait_end(c), CUTOVER_ROLLED_BACK);
-    for (int i = 0; i < 2; i++)
-        assert_component(f, i, 3, 1, 0);
+    assert_components(f, 2, 3, 1, 0);
     struct steps s = { "" };
     journal_foreach(f->journal, steps_visit, &s);
     assert_string_equal(s.text, "begin ban_push ban_acked ban_point rollback_push rolled_back");
@@ -338,8 +349,7 @@ static void test_abort(void **state)
     cutover_events(c, 0, 0, &ev, &next);
     assert_non_null(strstr(ev.buf, "aborted by the operator"));
     strbuf_deinit(&ev);
-    for (int i = 0; i < 2; i++)
-        assert_component(f, i, 3, 1, 0);
+    assert_components(f, 2, 3, 1, 0);
     cutover_destroy(c);
 }
 
@@ -411,8 +421,7 @@ static void test_resume_before_sync_rolls_back(void **state)
     assert_non_null(c);
     assert_string_equal(c->id, "c-r1");
     assert_int_equal(wait_end(c), CUTOVER_ROLLED_BACK);
-    for (int i = 0; i < 2; i++)
-        assert_component(f, i, 3, 1, 0);
+    assert_components(f, 2, 3, 1, 0);
     cutover_destroy(c);
     /* nothing left to resume */
     assert_null(cutover_resume(&f->env, err, sizeof(err)));
@@ -430,8 +439,7 @@ static void test_resume_after_sync_finishes(void **state)
     struct cutover *c = cutover_resume(&f->env, err, sizeof(err));
     assert_non_null(c);
     assert_int_equal(wait_end(c), CUTOVER_DONE);
-    for (int i = 0; i < 2; i++)
-        assert_component(f, i, 3, 0, 0);
+    assert_components(f, 2, 3, 0, 0);
     cutover_destroy(c);
 }
 
@@ -541,19 +549,14 @@ static void assert_acked_before(struct fixture *f, uint64_t version, int a_lo, i
 static void test_push_order(void **state)
 {
     struct fixture *f = *state;
-    struct cutover_request req;
-    enum cutover_outcome o;
     char msg[4096];
     pthread_t t;
 
-    make_request(&req, "50-69", "dc-a", 3000);
-    struct cutover *c = cutover_start(&f->env, &req, &o, msg, sizeof(msg));
-    assert_non_null(c);
+    struct cutover *c = start_cutover(f, "50-69", "dc-a", 3000, msg, sizeof(msg));
     pthread_create(&t, NULL, confirm_soon, c);
     assert_int_equal(wait_end(c), CUTOVER_DONE);
     pthread_join(t, NULL);
-    for (int i = 0; i < FX_COMPONENTS; i++)
-        assert_component(f, i, 3, 0, 0);
+    assert_components(f, FX_COMPONENTS, 3, 0, 0);
     assert_acked_before(f, 2, GW, PX);
     assert_acked_before(f, 3, PX, GW);
     assert_events_have(c, "ban v2 acked by all 2 gateways");
@@ -566,16 +569,11 @@ static void test_push_order(void **state)
 static void test_rollback_order(void **state)
 {
     struct fixture *f = *state;
-    struct cutover_request req;
-    enum cutover_outcome o;
     char msg[4096];
 
-    make_request(&req, "50-69", "dc-a", 400);   /* nobody confirms the sync */
-    struct cutover *c = cutover_start(&f->env, &req, &o, msg, sizeof(msg));
-    assert_non_null(c);
+    struct cutover *c = start_cutover(f, "50-69", "dc-a", 400, msg, sizeof(msg));   /* nobody confirms the sync */
     assert_int_equal(wait_end(c), CUTOVER_ROLLED_BACK);
-    for (int i = 0; i < FX_COMPONENTS; i++)
-        assert_component(f, i, 3, 1, 0);
+    assert_components(f, FX_COMPONENTS, 3, 1, 0);
     assert_acked_before(f, 2, GW, PX);
     assert_acked_before(f, 3, PX, GW);
     cutover_destroy(c);
@@ -585,21 +583,16 @@ static void test_rollback_order(void **state)
 static void test_ban_waits_for_every_gateway(void **state)
 {
     struct fixture *f = *state;
-    struct cutover_request req;
-    enum cutover_outcome o;
     char msg[4096];
 
     f->rec.fail_version = 2;
     atomic_store(&f->rec.fail_comp, 1);
-    make_request(&req, "50-69", "dc-a", 400);
-    struct cutover *c = cutover_start(&f->env, &req, &o, msg, sizeof(msg));
-    assert_non_null(c);
+    struct cutover *c = start_cutover(f, "50-69", "dc-a", 400, msg, sizeof(msg));
     assert_int_equal(wait_end(c), CUTOVER_ROLLED_BACK);
     assert_true(rec_count(f, 2, 1, 2) >= 1);    /* the gateway got it, did not ack */
     assert_int_equal(rec_count(f, 2, PX), 0);
     assert_events_have(c, "not acked within 400 ms by: dc-b gateway 127.0.0.1:20402");
-    for (int i = 0; i < FX_COMPONENTS; i++)
-        assert_component(f, i, 3, 1, 0);
+    assert_components(f, FX_COMPONENTS, 3, 1, 0);
     cutover_destroy(c);
 }
 
@@ -607,16 +600,12 @@ static void test_ban_waits_for_every_gateway(void **state)
 static void test_switch_stuck_proxy_bounded(void **state)
 {
     struct fixture *f = *state;
-    struct cutover_request req;
-    enum cutover_outcome o;
     char msg[4096];
     pthread_t t;
 
     f->rec.fail_version = 3;
     atomic_store(&f->rec.fail_comp, 3);
-    make_request(&req, "50-69", "dc-a", 3000);
-    struct cutover *c = cutover_start(&f->env, &req, &o, msg, sizeof(msg));
-    assert_non_null(c);
+    struct cutover *c = start_cutover(f, "50-69", "dc-a", 3000, msg, sizeof(msg));
     pthread_create(&t, NULL, confirm_soon, c);
     int k;
     for (k = 0; k < 200 && rec_count(f, 3, GW) < 2; k++) {
@@ -635,8 +624,7 @@ static void test_switch_stuck_proxy_bounded(void **state)
     atomic_store(&f->rec.fail_comp, -1);
     assert_int_equal(wait_end(c), CUTOVER_DONE);
     pthread_join(t, NULL);
-    for (int i = 0; i < FX_COMPONENTS; i++)
-        assert_component(f, i, 3, 0, 0);
+    assert_components(f, FX_COMPONENTS, 3, 0, 0);
     cutover_destroy(c);
 }
 

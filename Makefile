@@ -10,7 +10,7 @@ BUILD   ?= build
 DEB_BUILD := gcc make pkg-config libc6-dev libmicrohttpd-dev libconfig-dev \
              libssl-dev libmariadb-dev libcmocka-dev libcurl4-openssl-dev
 DEB_TEST  := mariadb-server mariadb-client curl openssl python3 python3-pymysql \
-             procps iproute2 sysbench
+             python3-cryptography procps iproute2 sysbench
 DEB_BENCH := wrk nginx libnginx-mod-http-lua haproxy sysbench
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -37,10 +37,19 @@
 #define MYSQL_CLIENT_PLUGIN_AUTH_LENENC 0x00200000u
 #define MYSQL_CLIENT_SESSION_TRACK      0x00800000u
 #define MYSQL_CLIENT_DEPRECATE_EOF      0x01000000u
+#define MYSQL_CLIENT_OPTIONAL_METADATA  0x02000000u /* MySQL 8: optional column defs */
 #define MYSQL_CLIENT_ZSTD               0x04000000u /* MySQL 8 zstd compression */
+#define MYSQL_CLIENT_QUERY_ATTRIBUTES   0x08000000u /* MySQL 8: commands carry attributes */
 
-/* What the proxy cannot inspect: compressed or encrypted streams. */
-#define MYSQL_CAPS_MASKED (MYSQL_CLIENT_COMPRESS | MYSQL_CLIENT_SSL | MYSQL_CLIENT_ZSTD)
+/*
+ * What the proxy cannot inspect: compressed or encrypted streams, and the
+ * MySQL 8 extensions that change the command and result formats it parses
+ * (query attributes put a parameter block before COM_QUERY's statement text,
+ * so the text would not be found; optional metadata drops the column
+ * definitions the result tracking counts).
+ */
+#define MYSQL_CAPS_MASKED (MYSQL_CLIENT_COMPRESS | MYSQL_CLIENT_SSL | MYSQL_CLIENT_ZSTD | \
+                           MYSQL_CLIENT_QUERY_ATTRIBUTES | MYSQL_CLIENT_OPTIONAL_METADATA)
 
 /* server status flags (OK and EOF packets) */
 #define MYSQL_STATUS_IN_TRANS           0x0001u

@@ -193,6 +193,59 @@ static void test_greeting_parse_and_mask(void **state)
     assert_int_equal(mysql_greeting_mask(p, n), -1);
 }
 
+/*
+ * A MySQL 8 greeting (CLIENT_MYSQL set, plugin caching_sha2_password): TLS,
+ * compression, zstd, query attributes and optional metadata are masked, the
+ * rest (plugin auth, deprecate EOF, ...) and the nonce pass untouched.
+ */
+static void test_greeting_mysql8_mask(void **state)
+{
+    uint8_t p[128];
+    size_t i = 0;
+    uint32_t caps = 0x0fffffffu;       /* MySQL 8.0.3x advertises these */
+    uint32_t keep = MYSQL_CLIENT_MYSQL | MYSQL_CLIENT_PROTOCOL_41 |
+                    MYSQL_CLIENT_PLUGIN_AUTH | MYSQL_CLIENT_PLUGIN_AUTH_LENENC |
+                    MYSQL_CLIENT_SECURE_CONNECTION | MYSQL_CLIENT_DEPRECATE_EOF |
+                    MYSQL_CLIENT_SESSION_TRACK | MYSQL_CLIENT_MULTI_RESULTS;
+    struct mysql_greeting g;
+
+    (void)state;
+    p[i++] = 10;
+    memcpy(p + i, "8.0.36", 7);
+    i += 7;
+    p[i++] = 9; p[i++] = 0; p[i++] = 0; p[i++] = 0;       /* thread id */
+    memcpy(p + i, "NONCE-01", 8);
+    i += 8;
+    p[i++] = 0;
+    p[i++] = (uint8_t)caps; p[i++] = (uint8_t)(caps >> 8);
+    p[i++] = 255;                                         /* utf8mb4_0900 */
+    p[i++] = 2; p[i++] = 0;
+    p[i++] = (uint8_t)(caps >> 16); p[i++] = (uint8_t)(caps >> 24);
+    p[i++] = 21;
+    memset(p + i, 0, 10);
+    i += 10;
+    memcpy(p + i, "NONCE-TWO-12", 13);
+    i += 13;
+    memcpy(p + i, "caching_sha2_password", 22);
+    i += 22;
+    uint8_t before[128];
+    memcpy(before, p, i);
+    assert_int_equal(mysql_greeting_mask(p, i), 0);
+    assert_int_equal(mysql_greeting_parse(p, i, &g), 0);
+    assert_int_equal(g.caps & (MYSQL_CLIENT_SSL | MYSQL_CLIENT_COMPRESS | MYSQL_CLIENT_ZSTD |
+                               MYSQL_CLIENT_QUERY_ATTRIBUTES |
+                               MYSQL_CLIENT_OPTIONAL_METADATA), 0);
+    assert_int_equal(g.caps & keep, keep);
+    assert_int_equal(g.caps, caps & ~MYSQL_CAPS_MASKED);
+    /* only the two capability words changed: nonce and plugin name intact */
+    for (size_t k = 0; k < i; k++)
+        if (k != 21 && k != 22 && k != 26 && k != 27)
+            assert_int_equal(p[k], before[k]);
+    assert_int_equal(g.caps_low_off, 21);
+    assert_int_equal(g.caps_high_off, 26);
+    assert_memory_equal(p + i - 22, "caching_sha2_password", 22);
+}
+
 static size_t make_auth_response(uint8_t *p, uint32_t caps, const char *db)
 {
     size_t i = 0;
@@ -220,7 +273,8 @@ static void test_auth_response(void **state)
     uint8_t p[128];
     struct mysql_auth_response a;
     uint32_t caps = MYSQL_CLIENT_PROTOCOL_41 | MYSQL_CLIENT_SECURE_CONNECTION |
-                    MYSQL_CLIENT_CONNECT_WITH_DB | MYSQL_CLIENT_COMPRESS;
+                    MYSQL_CLIENT_CONNECT_WITH_DB | MYSQL_CLIENT_COMPRESS |
+                    MYSQL_CLIENT_QUERY_ATTRIBUTES | MYSQL_CLIENT_OPTIONAL_METADATA;
     size_t n = make_auth_response(p, caps, "shop");
 
     (void)state;
@@ -232,6 +286,8 @@ static void test_auth_response(void **state)
     assert_int_equal(mysql_auth_response_mask(p, n), 0);
     assert_int_equal(mysql_auth_response_parse(p, n, &a), 0);
     assert_int_equal(a.caps & MYSQL_CLIENT_COMPRESS, 0);
+    assert_int_equal(a.caps & (MYSQL_CLIENT_QUERY_ATTRIBUTES | MYSQL_CLIENT_OPTIONAL_METADATA), 0);
+    assert_int_equal(a.caps & MYSQL_CLIENT_CONNECT_WITH_DB, MYSQL_CLIENT_CONNECT_WITH_DB);
     assert_int_equal(p[28], 0);
     /* an SSL request: 32 bytes */
     n = make_auth_response(p, MYSQL_CLIENT_PROTOCOL_41 | MYSQL_CLIENT_SSL, NULL);
@@ -407,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_multi_packet),
         cmocka_unit_test(test_lenenc),
         cmocka_unit_test(test_greeting_parse_and_mask),
+        cmocka_unit_test(test_greeting_mysql8_mask),
         cmocka_unit_test(test_auth_response),
         cmocka_unit_test(test_response_kinds),
         cmocka_unit_test(test_ok_eof_err),

@@ -131,7 +131,7 @@ void gw_metrics_render(struct gw_metrics *m, const char *const *unit_names, size
         gw_load(&m->reloads));
     strbuf_printf(out,
         "# HELP unitgw_hop_trusted_total Hopped requests served here instead of 421 because "
-        "the sending gateway routed by newer rules.\n"
+        "sender and receiver routed by different rule versions (signed).\n"
         "# TYPE unitgw_hop_trusted_total counter\n"
         "unitgw_hop_trusted_total %llu\n"
         "# HELP unitgw_ban_drains_total Pushes of rules with bans, acked after a drain.\n"

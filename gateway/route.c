@@ -183,17 +183,25 @@ static int route_decide_unit(const struct route_table *t, const struct rules *r,
 }
 
 /*
- * A hopped unit-route request that would leave again: the sender routed it
- * here by rules newer than ours (a rule change reaches the gateways one by
- * one), so its word wins and it is served here; the proxies enforce the real
- * rules for writes. Equal or older versions, or none, mean a loop or a
- * misconfiguration: 421. Center and local targets do not come from the rules.
+ * A hopped unit-route request that would leave again, while a rule change
+ * reaches the gateways one by one (signed versions only, see gw_hop.h):
+ * - the sender routed by rules newer than ours: its word wins, it is served
+ *   here (the proxies enforce the real rules for writes);
+ * - the sender's rules are older than ours (it sent a read here before it
+ *   learnt the buyer moved to it): a read is served here rather than bounced
+ *   back (reads flow anywhere during a change); a write is 421 (a sender
+ *   holds writes of moving buckets, so this is no cutover).
+ * Equal versions, or none, mean a loop or a misconfiguration: 421. Center
+ * and local targets do not come from the rules.
  */
 static bool route_hop_trusted(const struct route_decision *d, const struct rules *r,
                               const struct route_request *req)
 {
-    return d->entry->type == ROUTE_TYPE_UNIT && r != NULL && !req->hop_forged &&
-           req->hop_version > r->version;
+    if (d->entry->type != ROUTE_TYPE_UNIT || r == NULL || req->hop_forged ||
+        req->hop_version == 0)
+        return false;
+    return req->hop_version > r->version ||
+           (req->hop_version < r->version && route_method_is_read(req->method));
 }
 
 void route_decide(const struct route_table *t, const struct rules *r,
@@ -230,9 +238,10 @@ void route_decide(const struct route_table *t, const struct rules *r,
     if (d->target == t->self) {
         d->action = ROUTE_ACTION_LOCAL;
     } else if (req->hopped && route_hop_trusted(d, r, req)) {
-        /* the sender's newer rules make this unit the home: ours lag */
         d->action = ROUTE_ACTION_LOCAL;
-        d->target = d->home = t->self;
+        d->target = t->self;
+        if (req->hop_version > r->version)
+            d->home = t->self;  /* the sender's newer rules make this unit the home */
         d->hop_trusted = true;
     } else if (req->hopped) {
         route_set(d, ROUTE_ACTION_MISDIRECTED,

@@ -10,8 +10,9 @@
  *     local:  this unit
  *   target == this unit          -> LOCAL (forward to the entry's upstream)
  *   target elsewhere, hop header -> MISDIRECTED (421, never bounced), unless
- *     unit route and the sender's rule version is newer than ours: LOCAL
- *     (hop_trusted: the sender's newer rules make this unit the home)
+ *     unit route and the sender's signed rule version is newer than ours:
+ *     LOCAL (hop_trusted: the sender's newer rules make this unit the home),
+ *     or older than ours and a read: LOCAL (hop_trusted, not bounced back)
  *   target elsewhere             -> FORWARD (mode forward) | REDIRECT (307)
  *   write + banned bucket        -> HOLD (policy hold) | REJECT (503)
  *   no / bad buyerId             -> BAD_REQUEST (400)
@@ -113,7 +114,7 @@ struct route_decision {
     int      target;        /* topology unit that should serve, -1 if none */
     int      home;          /* buyer's home unit (topology index), -1 if none */
     bool     has_buyer;
-    bool     hop_trusted;   /* LOCAL on a newer sender's word (would be 421) */
+    bool     hop_trusted;   /* LOCAL on a hop across versions (would be 421) */
     uint64_t buyer_id;
     char     reason[ROUTE_REASON_MAX]; /* why, for error bodies and logs */
 };

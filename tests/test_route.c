@@ -422,14 +422,24 @@ static void test_decide_hop_version(void **state)
     assert_int_equal(d.action, ROUTE_ACTION_LOCAL);
     assert_true(d.hop_trusted);
 
-    /* equal or older: a real loop or a misconfiguration */
+    /* equal: a real loop or a misconfiguration */
     decide_hop(f, f->rules, "GET", "/api/x", "5001", 3, &d);
     assert_int_equal(d.action, ROUTE_ACTION_MISDIRECTED);
     assert_false(d.hop_trusted);
     assert_non_null(strstr(d.reason, "sender rule version 3"));
     assert_non_null(strstr(d.reason, "dc-a at rule version 3"));
+    /* older sender: a read is served here, not bounced; the home stays ours */
     decide_hop(f, f->rules, "GET", "/api/x", "5001", 2, &d);
+    assert_int_equal(d.action, ROUTE_ACTION_LOCAL);
+    assert_true(d.hop_trusted);
+    assert_int_equal(d.target, 0);
+    assert_int_equal(d.home, 1);        /* X-Unit-Home: dc-b, by our newer rules */
+    decide_hop(f, f->rules, "HEAD", "/api/x", "5001", 2, &d);
+    assert_int_equal(d.action, ROUTE_ACTION_LOCAL);
+    /* ... a write is 421 */
+    decide_hop(f, f->rules, "POST", "/api/x", "5001", 2, &d);
     assert_int_equal(d.action, ROUTE_ACTION_MISDIRECTED);
+    assert_false(d.hop_trusted);
     /* no version (an older sender): as before */
     decide_hop(f, f->rules, "GET", "/api/x", "5001", 0, &d);
     assert_int_equal(d.action, ROUTE_ACTION_MISDIRECTED);

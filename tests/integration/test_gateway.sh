@@ -8,7 +8,8 @@
 #   bans:    hold then release (the held POST reaches the new home once),
 #            hold timeout and reject policy: 503 + Retry-After
 #   versions: the hop header carries the sender's signed rule version; a gateway
-#            whose rules lag serves a newer sender's hop instead of 421
+#            whose rules lag serves a newer sender's hop instead of 421, and
+#            one ahead serves an older sender's read instead of bouncing it
 #   drain:   a ban push is acked only once the writes already sent on for
 #            the banned buckets were answered (or after ban_drain_ms)
 #   streams: 100 MB up and down through the gateway, RSS stays flat
@@ -213,6 +214,13 @@ FAKESIG=$(printf '%064d' 0)
 t_match "forged hop (newer version, wrong signature): 421" '^HTTP/1.1 421' "$(c -i -H 'X-Buyer-Id: 5300' -H "X-Unitroute-Hop: dc-a; v=99; sig=$FAKESIG" http://127.0.0.1:$GB/api/v)"
 t_match "metrics: misdirected still counted on dc-b" 'unitgw_requests_total\{route="unit",outcome="misdirected",unit="dc-a"\} 6' "$(c http://127.0.0.1:$AB/metrics)"
 t_match "metrics: nothing trusted on dc-b" '^unitgw_hop_trusted_total 0$' "$(c http://127.0.0.1:$AB/metrics | grep '^unitgw_hop_trusted_total')"
+# the other way round: dc-a (v5) still sends buyer 5300 to dc-b (v6), which would send it back
+out=$(c -i -H 'X-Buyer-Id: 5300' http://127.0.0.1:$GA/api/v)
+t_match "dc-a (v5) -> dc-b (v6): a read from an older sender is served, 200" '^HTTP/1.1 200' "$out"
+t_match "older sender's read: served by up-b" '^upstream=up-b' "$(echo "$out" | grep upstream=)"
+t_match "older sender's read: X-Unit-Home is dc-a (dc-b's newer rules)" "X-Unit-Home: http://127.0.0.1:$GA" "$(echo "$out" | grep -i '^X-Unit-Home')"
+t_match "dc-a (v5) -> dc-b (v6): a write from an older sender is 421" '^HTTP/1.1 421' "$(c -i -X POST -d x=1 -H 'X-Buyer-Id: 5300' http://127.0.0.1:$GA/api/v)"
+t_match "metrics: older sender's read counted as trusted on dc-b" '^unitgw_hop_trusted_total 1$' "$(c http://127.0.0.1:$AB/metrics | grep '^unitgw_hop_trusted_total')"
 push $AA "$D/r6.conf" >/dev/null
 t_eq "both on v6: buyer 5300 served in dc-a, no hop" "up-a" "$(c -H 'X-Buyer-Id: 5300' http://127.0.0.1:$GB/api/v | field upstream)"
 t_match "both on v6: a hop at an equal version is 421 on dc-a too" '^HTTP/1.1 421' "$(c -i -H 'X-Buyer-Id: 5001' -H 'X-Unitroute-Hop: dc-b; v=6' http://127.0.0.1:$GA/api/v)"

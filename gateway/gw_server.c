@@ -450,7 +450,10 @@ static void gw_decide(struct gw_request *r)
     };
     const char *hv = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, r->cfg->hop_header);
 
-    rq.hopped = hv != NULL;
+    /* a held request is decided again by the rules that lifted its ban, which
+     * may send it on: it is no bounce (it waited here), and what we forward
+     * carries our own hop header */
+    rq.hopped = hv != NULL && r->hold_deadline_us == 0;
     route_hop_parse(hv, &hop);
     rq.hop_version = hop.version;
     if (write)

@@ -5,7 +5,8 @@
 #            center and local routes, hop loop 421, 400s
 #   rules:   signed push accepted / refused (200 / 401 / 409 / 400), a push
 #            changes routing without restart, persisted rules survive restart
-#   bans:    hold then release (the held POST reaches the new home once),
+#   bans:    hold then release (the held POST reaches the new home once, also
+#            when it was forwarded to the gateway that held it),
 #            hold timeout and reject policy: 503 + Retry-After
 #   versions: the hop header carries the sender's signed rule version; a gateway
 #            whose rules lag serves a newer sender's hop instead of 421, and
@@ -417,6 +418,27 @@ t_check "SIGTERM: process exits" bash -c "! kill -0 $PID_b 2>/dev/null"
 start_gw b gw-b2
 t_match "restart: persisted rules loaded" 'loaded version 10' "$(cat "$D/gw-b2.log")"
 t_eq "restart: routing by persisted rules" "up-b" "$(c -H 'X-Buyer-Id: 1' http://127.0.0.1:$GB/api/x | field upstream)"
+
+# ---- a held forwarded write, released by new routing, goes on to the new home --------
+# dc-a (v10) forwards buyer 5401's write to dc-b, where v11's ban holds it; v12
+# moves 5401 to dc-a: dc-b sends it on (with its own hop header, signed v12) and
+# dc-a, still on v10, serves it on the newer sender's word. Not a 421.
+R12='{ first = 0; last = 0; unit = "dc-a"; }, { first = 1; last = 1; unit = "dc-b"; }, { first = 2; last = 99; unit = "dc-a"; }, { first = 100; last = 100; unit = "dc-b"; }, { first = 101; last = 4999; unit = "dc-a"; }, { first = 5000; last = 5299; unit = "dc-b"; }, { first = 5300; last = 5300; unit = "dc-a"; }, { first = 5301; last = 5400; unit = "dc-b"; }, { first = 5401; last = 5401; unit = "dc-a"; }, { first = 5402; last = 9999; unit = "dc-b"; }'
+rules 11 "$R6" '{ first = 200; last = 200; }, { first = 301; last = 302; }, { first = 5401; last = 5401; }' >"$D/r11.conf"
+rules 12 "$R12" '{ first = 200; last = 200; }, { first = 301; last = 302; }' >"$D/r12.conf"
+gw_conf dc-a $GA $AA $UA >"$D/gw-a.conf"     # back to forward mode
+kill -HUP "$PID_a"
+sleep 0.5
+push $AB "$D/r11.conf" >/dev/null
+: >"$D/up.log"
+( c -i -X POST -H 'X-Buyer-Id: 5401' --data 'mv' http://127.0.0.1:$GA/api/mv >"$D/mv.out" ) &
+MV=$!
+sleep 0.3
+t_match "forwarded write held at dc-b (v11)" '^unitgw_held_requests 1' "$(c http://127.0.0.1:$AB/metrics | grep '^unitgw_held_requests')"
+push $AB "$D/r12.conf" >/dev/null
+wait $MV
+t_match "released under v12 and sent on to the new home: 200" '^HTTP/1.1 200' "$(cat "$D/mv.out")"
+t_eq "the moved write reached dc-a's upstream once" "up-a POST /api/mv 2" "$(grep /api/mv "$D/up.log")"
 kill -TERM "$PID_a" "$PID_b"
 for _ in $(seq 1 100); do kill -0 "$PID_a" 2>/dev/null || kill -0 "$PID_b" 2>/dev/null || break; sleep 0.1; done
 t_eq "no sanitizer reports" "" "$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$D"/gw-*.log)"

@@ -38,35 +38,41 @@ bool gw_header_is_hop_by_hop(const char *name, const char *connection)
     return gw_token_listed(connection, name);
 }
 
+/*
+ * The upstream request's header list is built in one allocation: curl only
+ * reads a curl_slist, so its nodes and their "Name: value" lines can share a
+ * block (one malloc and one free a request instead of two of each a line).
+ * Two passes over the client's headers: count, then fill.
+ */
 struct gw_req_ctx {
-    struct curl_slist *list;
     const struct gw_forward_info *f;
     const char *connection;
     const char *xff;            /* the client's X-Forwarded-For */
     const char *xfp;
     const char *via;
     bool        has_accept;
-    bool        failed;
+    size_t      n;              /* lines */
+    size_t      bytes;          /* their text, NULs included */
+    struct curl_slist *nodes;   /* fill pass: the block's nodes, else NULL */
+    char       *text;           /* fill pass: where the next line's text goes */
 };
 
-static void gw_list_add(struct gw_req_ctx *c, const char *name, const char *value)
+/* One line "name: value" (value NULL: "name:", which makes curl omit it). */
+static void gw_list_put(struct gw_req_ctx *c, const char *name, const char *value)
 {
-    size_t len = strlen(name) + strlen(value) + 3;
-    char stack[1024];
-    char *line = len <= sizeof(stack) ? stack : malloc(len);
+    size_t len = strlen(name) + 1 + (value ? 1 + strlen(value) : 0) + 1;
 
-    if (line == NULL) {
-        c->failed = true;
-        return;
+    if (c->nodes != NULL) {
+        struct curl_slist *node = &c->nodes[c->n];
+        node->data = c->text;
+        node->next = NULL;
+        if (c->n > 0)
+            c->nodes[c->n - 1].next = node;
+        snprintf(c->text, len, value ? "%s: %s" : "%s:", name, value ? value : "");
+        c->text += len;
     }
-    snprintf(line, len, "%s: %s", name, value);
-    struct curl_slist *l = curl_slist_append(c->list, line);
-    if (l == NULL)
-        c->failed = true;
-    else
-        c->list = l;
-    if (line != stack)
-        free(line);
+    c->n++;
+    c->bytes += len;
 }
 
 static enum MHD_Result gw_req_header(void *cls, enum MHD_ValueKind kind,
@@ -90,46 +96,52 @@ static enum MHD_Result gw_req_header(void *cls, enum MHD_ValueKind kind,
     else {
         if (strcasecmp(name, "Accept") == 0)
             c->has_accept = true;
-        gw_list_add(c, name, value);
+        gw_list_put(c, name, value);
     }
     return MHD_YES;
+}
+
+/* What we add: X-Forwarded-*, Via, the hop header, and curl's defaults off. */
+static void gw_list_put_ours(struct gw_req_ctx *c, const char *xff, const char *via)
+{
+    gw_list_put(c, "X-Forwarded-For", xff);
+    gw_list_put(c, "X-Forwarded-Proto", c->xfp != NULL ? c->xfp : "http");
+    gw_list_put(c, "Via", via);
+    if (c->f->hop_value != NULL)
+        gw_list_put(c, c->f->hop_header, c->f->hop_value);
+    gw_list_put(c, "Expect", NULL);         /* curl adds these unless told not to */
+    if (!c->has_accept)
+        gw_list_put(c, "Accept", NULL);
 }
 
 struct curl_slist *gw_headers_request(struct MHD_Connection *conn,
                                       const struct gw_forward_info *f)
 {
     struct gw_req_ctx c = { .f = f };
-    char buf[1024];
+    char xff[1024], via[1024];
 
     c.connection = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Connection");
     MHD_get_connection_values(conn, MHD_HEADER_KIND, gw_req_header, &c);
     if (c.xff != NULL && c.xff[0] != '\0')
-        snprintf(buf, sizeof(buf), "%s, %s", c.xff, f->client_ip);
+        snprintf(xff, sizeof(xff), "%s, %s", c.xff, f->client_ip);
     else
-        snprintf(buf, sizeof(buf), "%s", f->client_ip);
-    gw_list_add(&c, "X-Forwarded-For", buf);
-    gw_list_add(&c, "X-Forwarded-Proto", c.xfp != NULL ? c.xfp : "http");
+        snprintf(xff, sizeof(xff), "%s", f->client_ip);
     if (c.via != NULL && c.via[0] != '\0')
-        snprintf(buf, sizeof(buf), "%s, %s", c.via, f->via);
+        snprintf(via, sizeof(via), "%s, %s", c.via, f->via);
     else
-        snprintf(buf, sizeof(buf), "%s", f->via);
-    gw_list_add(&c, "Via", buf);
-    if (f->hop_value != NULL)
-        gw_list_add(&c, f->hop_header, f->hop_value);
-    /* curl adds these on its own unless told not to */
-    struct curl_slist *l = curl_slist_append(c.list, "Expect:");
-    c.failed |= l == NULL;
-    c.list = l ? l : c.list;
-    if (!c.has_accept) {
-        l = curl_slist_append(c.list, "Accept:");
-        c.failed |= l == NULL;
-        c.list = l ? l : c.list;
-    }
-    if (c.failed) {
-        curl_slist_free_all(c.list);
+        snprintf(via, sizeof(via), "%s", f->via);
+    gw_list_put_ours(&c, xff, via);
+
+    size_t n = c.n, bytes = c.bytes;
+    struct curl_slist *block = malloc(n * sizeof(*block) + bytes);
+    if (block == NULL)
         return NULL;
-    }
-    return c.list;
+    c.n = c.bytes = 0;
+    c.nodes = block;
+    c.text = (char *)(block + n);
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, gw_req_header, &c);
+    gw_list_put_ours(&c, xff, via);
+    return block;
 }
 
 int gw_header_split(const char *line, size_t len, char *name, size_t namecap,

@@ -31,7 +31,8 @@ struct gw_forward_info {
 /*
  * Upstream request headers for conn: the client's end-to-end headers (minus
  * Content-Length, Expect and what we set), plus ours. NULL on allocation
- * failure. The caller owns the list (curl_slist_free_all).
+ * failure. The list is one allocation: the caller frees it with free(), not
+ * curl_slist_free_all.
  */
 struct curl_slist *gw_headers_request(struct MHD_Connection *conn,
                                       const struct gw_forward_info *f);

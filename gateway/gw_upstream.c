@@ -149,7 +149,7 @@ static void gw_xfer_destroy(struct gw_xfer *x)
 {
     if (x->easy != NULL)
         gw_upstream_easy_put(x->owner, x->easy);
-    curl_slist_free_all(x->req_headers);
+    free(x->req_headers);                   /* one block, see gw_headers.h */
     free(x->url);
     free(x->up.buf);
     free(x->down.buf);
@@ -436,7 +436,7 @@ fail:
     gw_xfer_destroy(x);
     return NULL;
 fail_headers:
-    curl_slist_free_all(p->headers);
+    free(p->headers);
     return NULL;
 }
 

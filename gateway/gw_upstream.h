@@ -62,7 +62,7 @@ struct gw_upstream;
 
 struct gw_xfer {
     CURL              *easy;        /* owned (from the upstream's pool) */
-    struct curl_slist *req_headers; /* owned */
+    struct curl_slist *req_headers; /* owned: one block (gw_headers.h), free() */
     char              *url;         /* owned */
     char               upstream[256]; /* base URL, named in 502/504 bodies */
     uint64_t           header_deadline_us; /* 504 if no response headers by then */
@@ -96,7 +96,7 @@ struct gw_xfer_params {
     const char *method;
     const char *url;            /* full URL */
     const char *upstream;       /* base URL, for messages */
-    struct curl_slist *headers; /* taken over, also on failure */
+    struct curl_slist *headers; /* taken over (one block, free()), also on failure */
     bool        has_body;
     long long   content_length; /* -1 unknown (chunked) */
     int         connect_timeout_ms;

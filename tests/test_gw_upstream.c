@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -66,6 +67,19 @@ static bool loop_until_done(struct loop *l, struct gw_xfer *x, int ms)
     return x->done;
 }
 
+/* A header list the way gw_headers_request makes one: node and text in one block. */
+static struct curl_slist *one_header(const char *line)
+{
+    size_t len = strlen(line) + 1;
+    struct curl_slist *node = malloc(sizeof(*node) + len);
+
+    assert_non_null(node);
+    node->data = (char *)(node + 1);
+    node->next = NULL;
+    memcpy(node->data, line, len);
+    return node;
+}
+
 static struct gw_xfer *xfer_get(struct loop *l, int port, int header_timeout_ms)
 {
     char url[96], base[64];
@@ -73,7 +87,7 @@ static struct gw_xfer *xfer_get(struct loop *l, int port, int header_timeout_ms)
     snprintf(url, sizeof(url), "%s/x", base);
     struct gw_xfer_params p = {
         .method = "GET", .url = url, .upstream = base,
-        .headers = curl_slist_append(NULL, "X-Test: 1"),
+        .headers = one_header("X-Test: 1"),
         .content_length = -1, .connect_timeout_ms = 1000,
         .header_timeout_ms = header_timeout_ms,
     };

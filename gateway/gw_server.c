@@ -86,8 +86,8 @@ struct gw_request {
     struct gw_upstream    *up;          /* its client side */
     struct gw_config      *cfg;         /* reference held */
     struct MHD_Connection *conn;
-    char                  *uri;         /* raw request target, owned */
-    char                  *path;        /* its path, owned */
+    char                  *uri;         /* raw request target, in the request's block */
+    char                  *path;        /* its path, in the request's block */
     const char            *query;       /* into uri, or NULL */
     const char            *method;      /* MHD's, valid for the request */
     enum gw_req_state      state;
@@ -305,7 +305,8 @@ static enum MHD_Result gw_proxy_start(struct gw_request *r, bool *started)
                               : NULL;
     struct gw_forward_info fi = { ip, via, c->hop_header, hop };
     size_t ulen = strlen(base) + strlen(r->uri) + 1;
-    char *url = malloc(ulen);
+    char stack[1024];
+    char *url = ulen <= sizeof(stack) ? stack : malloc(ulen);   /* curl keeps a copy */
     if (url == NULL)
         return MHD_NO;
     snprintf(url, ulen, "%s%s", base, r->uri);
@@ -317,7 +318,8 @@ static enum MHD_Result gw_proxy_start(struct gw_request *r, bool *started)
         .header_timeout_ms = c->upstream_timeout_ms,
     };
     r->x = p.headers ? gw_xfer_create(r->up, &p, r->conn) : NULL;
-    free(url);
+    if (url != stack)
+        free(url);
     if (r->x == NULL)
         return gw_answer(r, 500, GW_OUTCOME_UPSTREAM_ERROR, 0, "out of memory");
     if (gw_upstream_submit(r->up, r->x) < 0)
@@ -557,7 +559,8 @@ static void *gw_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct gw_lane *lane = cls;
     struct gw_server *s = lane->srv;
-    struct gw_request *r = calloc(1, sizeof(*r));
+    size_t ulen = strlen(uri) + 1, plen = strcspn(uri, "?");
+    struct gw_request *r = calloc(1, sizeof(*r) + ulen + plen + 1);  /* uri, path inside */
 
     (void)conn;
     if (r == NULL)
@@ -567,16 +570,11 @@ static void *gw_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
     r->wk = lane->wk;
     r->up = lane->wk->up;
     r->cfg = gw_config_get(s);
-    r->uri = strdup(uri);
-    size_t plen = strcspn(uri, "?");
-    r->path = strndup(uri, plen);
-    if (r->uri == NULL || r->path == NULL) {
-        free(r->uri);
-        free(r->path);
-        gw_config_put(s, r->cfg);
-        free(r);
-        return NULL;
-    }
+    r->uri = (char *)(r + 1);
+    memcpy(r->uri, uri, ulen);
+    r->path = r->uri + ulen;
+    memcpy(r->path, uri, plen);
+    r->path[plen] = '\0';
     r->query = r->uri[plen] == '?' ? r->uri + plen + 1 : NULL;
     r->outcome = GW_OUTCOME_ABORTED;
     r->d.target = r->d.home = -1;
@@ -624,9 +622,7 @@ static void gw_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (r->x != NULL)
         gw_xfer_release(r->x);
     gw_config_put(s, r->cfg);
-    free(r->uri);
-    free(r->path);
-    free(r);
+    free(r);                /* uri and path live in its block */
     atomic_fetch_sub(&s->metrics.in_flight, 1);
 }
 

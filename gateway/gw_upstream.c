@@ -150,7 +150,6 @@ static void gw_xfer_destroy(struct gw_xfer *x)
     if (x->easy != NULL)
         gw_upstream_easy_put(x->owner, x->easy);
     free(x->req_headers);                   /* one block, see gw_headers.h */
-    free(x->url);
     free(x->up.buf);
     free(x->down.buf);
     strbuf_deinit(&x->resp_headers);
@@ -399,18 +398,17 @@ struct gw_xfer *gw_xfer_create(struct gw_upstream *up, const struct gw_xfer_para
     x->owner = up;
     x->conn = conn;
     x->req_headers = p->headers;
-    x->url = strdup(p->url);
     x->easy = gw_upstream_easy_get(up);
     gw_ring_init(&x->down, GW_DOWN_RING);
     gw_ring_init(&x->up, GW_UP_RING);
-    if (x->url == NULL || x->easy == NULL)
+    if (x->easy == NULL)
         goto fail;
     snprintf(x->upstream, sizeof(x->upstream), "%s", p->upstream);
     x->started_us = gw_now_us();
     x->header_deadline_us = x->started_us + (uint64_t)p->header_timeout_ms * 1000u;
 
     CURL *e = x->easy;
-    curl_easy_setopt(e, CURLOPT_URL, x->url);
+    curl_easy_setopt(e, CURLOPT_URL, p->url);      /* curl keeps its own copy */
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->req_headers);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);

@@ -63,7 +63,6 @@ struct gw_upstream;
 struct gw_xfer {
     CURL              *easy;        /* owned (from the upstream's pool) */
     struct curl_slist *req_headers; /* owned: one block (gw_headers.h), free() */
-    char              *url;         /* owned */
     char               upstream[256]; /* base URL, named in 502/504 bodies */
     uint64_t           header_deadline_us; /* 504 if no response headers by then */
     uint64_t           started_us;

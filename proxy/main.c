@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,30 @@ static void usage(FILE *out)
                  "  -h, --help         this text\n"
                  "  -V, --version      print the version\n"
                  "signals: SIGTERM or SIGINT stop the proxy\n");
+}
+
+/*
+ * backend: "host:port" (IPv4) or the absolute path of a Unix socket (the
+ * database on this host: no TCP stack on that leg). Returns 0 or -1.
+ */
+static int parse_backend(const char *s, struct proxy_backend *b)
+{
+    memset(b, 0, sizeof(*b));
+    if (s[0] == '/') {
+        struct sockaddr_un *un = (struct sockaddr_un *)&b->addr;
+        if (strlen(s) >= sizeof(un->sun_path))
+            return -1;
+        un->sun_family = AF_UNIX;
+        memcpy(un->sun_path, s, strlen(s) + 1);
+        b->len = (socklen_t)sizeof(*un);
+        b->local = true;
+        return 0;
+    }
+    struct sockaddr_in *in = (struct sockaddr_in *)&b->addr;
+    if (admin_http_parse_addr(s, in) != 0)
+        return -1;
+    b->len = (socklen_t)sizeof(*in);
+    return 0;
 }
 
 /* Config and topology; the unit must be one of the topology's. */
@@ -55,9 +80,14 @@ static int load_all(const char *path, struct proxy *px, struct topology **topo)
         return -1;
     }
     px->is_center = unit == (*topo)->center;
-    if (admin_http_parse_addr(px->cfg.listen, &px->listen_addr) != 0 ||
-        admin_http_parse_addr(px->cfg.backend, &px->backend_addr) != 0) {
-        fprintf(stderr, "unitproxy: %s: listen and backend must be IPv4 host:port\n", path);
+    if (admin_http_parse_addr(px->cfg.listen, &px->listen_addr) != 0) {
+        fprintf(stderr, "unitproxy: %s: listen must be IPv4 host:port\n", path);
+        return -1;
+    }
+    if (parse_backend(px->cfg.backend, &px->backend) != 0) {
+        fprintf(stderr, "unitproxy: %s: backend must be IPv4 host:port or the path of a Unix "
+                        "socket (under %zu bytes)\n", path,
+                sizeof(((struct sockaddr_un *)0)->sun_path));
         return -1;
     }
     px->tables.v = px->cfg.tables;

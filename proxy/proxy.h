@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "proxy/proxy_config.h"
 #include "proxy/sql_classify.h"
@@ -171,11 +172,18 @@ struct proxy_worker {
     uint64_t           next_id;
 };
 
+/* Where backend connections go: TCP (IPv4) or a Unix socket on this host. */
+struct proxy_backend {
+    struct sockaddr_storage addr;
+    socklen_t               len;
+    bool                    local;      /* Unix socket: no TCP options to set */
+};
+
 struct proxy {
     struct proxy_config  cfg;
     struct rules_keeper *keeper;        /* borrowed */
     bool                 is_center;
-    struct sockaddr_in   backend_addr;
+    struct proxy_backend backend;
     struct sockaddr_in   listen_addr;
     struct sql_tables    tables;
     struct proxy_worker *workers;

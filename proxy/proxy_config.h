@@ -16,6 +16,7 @@
 #include "router/rules.h"
 
 #define PROXY_CONFIG_ADDR_MAX   64
+#define PROXY_CONFIG_BACKEND_MAX 108    /* a Unix socket path fits (sun_path) */
 #define PROXY_CONFIG_TABLES_MAX 256
 
 struct proxy_keepalive {
@@ -29,7 +30,7 @@ struct proxy_config {
     char     unit[RULES_UNIT_NAME_MAX];     /* the unit this proxy serves */
     char     topology[PATH_MAX];            /* resolved against the file's dir */
     char     listen[PROXY_CONFIG_ADDR_MAX]; /* clients connect here */
-    char     backend[PROXY_CONFIG_ADDR_MAX];/* the unit's MariaDB/MySQL */
+    char     backend[PROXY_CONFIG_BACKEND_MAX]; /* the unit's MariaDB/MySQL: host:port or a socket path */
     char     admin[PROXY_CONFIG_ADDR_MAX];  /* rule pushes, status, metrics */
     char     state_file[PATH_MAX];          /* persisted rules; resolved */
     char     log_level[16];

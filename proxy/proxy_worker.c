@@ -403,7 +403,7 @@ static void worker_accept(struct proxy_worker *w)
             continue;
         }
         struct proxy_conn *c = calloc(1, sizeof(*c));
-        int bfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int bfd = socket(px->backend.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (c == NULL || bfd < 0) {
             free(c);
             if (bfd >= 0)
@@ -413,7 +413,8 @@ static void worker_accept(struct proxy_worker *w)
             continue;
         }
         socket_tune(fd, &px->cfg.keepalive);
-        socket_tune(bfd, &px->cfg.keepalive);
+        if (!px->backend.local)     /* a Unix socket has no TCP options */
+            socket_tune(bfd, &px->cfg.keepalive);
         c->w = w;
         c->cfd = fd;
         c->bfd = bfd;
@@ -440,8 +441,8 @@ static void worker_accept(struct proxy_worker *w)
         ev.data.ptr = &c->bh;
         epoll_ctl(w->epfd, EPOLL_CTL_ADD, bfd, &ev);
         c->bmask = EPOLLOUT;
-        if (connect(bfd, (const struct sockaddr *)&px->backend_addr,
-                    sizeof(px->backend_addr)) != 0 && errno != EINPROGRESS) {
+        if (connect(bfd, (const struct sockaddr *)&px->backend.addr, px->backend.len) != 0 &&
+            errno != EINPROGRESS) {
             conn_backend_lost(c, strerror(errno));
             conn_update_events(c);
         }

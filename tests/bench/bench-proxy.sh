@@ -20,7 +20,9 @@
 # BENCH_WARMUP (seconds of warm-up per test and target, 3), BENCH_THREADS
 # (sysbench threads, 16), BENCH_PROXY_THREADS (HAProxy nbthread and unitproxy
 # workers, the same for both, default 1), BENCH_IDLE (idle connections for
-# the RSS figure, 1000). Default total: about 3.5 minutes.
+# the RSS figure, 1000), BENCH_BACKEND (tcp; unix: both proxies reach
+# MariaDB over its Unix socket, clients stay on TCP). Default total: about 3.5
+# minutes.
 # Ports: MariaDB 3420; HAProxy 19501; unitproxy 19521, admin 19591.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -34,6 +36,9 @@ WARMUP=${BENCH_WARMUP:-3}
 THREADS=${BENCH_THREADS:-16}
 IDLE=${BENCH_IDLE:-1000}
 PT=${BENCH_PROXY_THREADS:-1}
+# BENCH_BACKEND=unix: HAProxy and unitproxy reach MariaDB over its Unix socket
+# (a proxy on the database's host); clients, direct ones too, stay on TCP
+BACKEND_KIND=${BENCH_BACKEND:-tcp}
 HAP=19501; PX=19521; ADM=19591
 T=$(mktemp -d /tmp/unitroute-bench.XXXXXX)
 PIDS=()
@@ -76,7 +81,7 @@ frontend fe
     bind 127.0.0.1:$HAP
     default_backend be
 backend be
-    server db 127.0.0.1:$UR_DB1_PORT
+    server db $([ "$BACKEND_KIND" = unix ] && echo "$UR_DB1_SOCKET" || echo "127.0.0.1:$UR_DB1_PORT")
 EOF
 haproxy -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
 PIDS+=($!)
@@ -97,7 +102,7 @@ cat >"$T/proxy.conf" <<EOF
 unit = "dc-a";
 topology = "topology.conf";
 listen = "127.0.0.1:$PX";
-backend = "127.0.0.1:$UR_DB1_PORT";
+backend = "$([ "$BACKEND_KIND" = unix ] && echo "$UR_DB1_SOCKET" || echo "127.0.0.1:$UR_DB1_PORT")";
 admin = "127.0.0.1:$ADM";
 state_file = "state/proxy.rules";
 log_level = "warn";
@@ -144,7 +149,7 @@ port_of() {
 }
 
 TARGETS=(direct haproxy unitproxy)
-echo "sysbench: $THREADS threads, ${TIME}s per run, $ROUNDS rounds (alternating targets), ${WARMUP}s warm-up; HAProxy nbthread = unitproxy workers = $PT; $(nproc) CPUs shared by all"
+echo "sysbench: $THREADS threads, ${TIME}s per run, $ROUNDS rounds (alternating targets), ${WARMUP}s warm-up; HAProxy nbthread = unitproxy workers = $PT; proxies reach MariaDB over $BACKEND_KIND; $(nproc) CPUs shared by all"
 for test in oltp_point_select oltp_read_write; do
     declare -A QS=() PS=()
     for target in "${TARGETS[@]}"; do

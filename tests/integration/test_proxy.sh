@@ -44,7 +44,7 @@ proxy_conf() { # proxy_conf NAME UNIT LISTEN BACKEND ADMIN [EXTRA]
 unit = "$2";
 topology = "topology.conf";
 listen = "127.0.0.1:$3";
-backend = "127.0.0.1:$4";
+backend = "$(case $4 in /*) echo "$4" ;; *) echo "127.0.0.1:$4" ;; esac)";
 admin = "127.0.0.1:$5";
 state_file = "state/$1.rules";
 log_level = "info";
@@ -63,6 +63,7 @@ proxy_conf pb dc-b $PB "$UR_DB1_PORT" $AB "max_statement_bytes = 1048576;
 allow_ddl = true;
 procedures_pass = [ \"unitroute.add_log\" ];"
 proxy_conf pk dc-a $PK $FWD $AK
+proxy_conf pu dc-a 19316 "$UR_DB1_SOCKET" 19396     # the backend over its Unix socket
 
 start_proxy() { # start_proxy NAME PORT
     t_start "unitproxy $1" "$T/$1.log" "$UR_BIN/unitproxy" -c "$T/$1.conf"
@@ -137,6 +138,18 @@ t_eq "a dc-a buyer's write passes in dc-a" "" "$(q $PA "INSERT INTO orders (buye
 out=$(q $PA "INSERT INTO orders (buyer_id, note) VALUES (7001, 'b')")
 t_match "a dc-b buyer's write is refused in dc-a (7402)" "ERROR 7402 \(UR002\).*buyer 7001 \(bucket 7001\).*dc-b.*dc-a" "$out"
 t_eq "the same write passes in dc-b" "" "$(q $PB "INSERT INTO orders (buyer_id, note) VALUES (7001, 'b')")"
+# the same through a proxy whose backend is MariaDB's Unix socket
+start_proxy pu 19316
+t_match "unix-socket backend: a signed push is applied" '^200 ' "$(push 19396 "$T/r1.conf")"
+t_eq "unix-socket backend: the server sees a local connection" "localhost" \
+    "$(q 19316 "SELECT SUBSTRING_INDEX(HOST, ':', 1) FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()")"
+t_eq "unix-socket backend: a dc-a buyer's write passes" "" "$(q 19316 "INSERT INTO orders (buyer_id, note) VALUES (1002, 'u')")"
+t_match "unix-socket backend: a dc-b buyer's write is refused (7402)" "ERROR 7402" \
+    "$(q 19316 "INSERT INTO orders (buyer_id, note) VALUES (7002, 'u')")"
+kill -TERM "$PID_pu"
+printf 'unit = "dc-a";\ntopology = "topology.conf";\nlisten = "127.0.0.1:19317";\nbackend = "/%0200d";\nadmin = "127.0.0.1:19397";\n' 0 >"$T/longsock.conf"
+t_match "a socket path too long for sun_path is refused" "longsock.conf:4: backend: value too long" \
+    "$("$UR_BIN/unitproxy" -t -c "$T/longsock.conf" 2>&1)"
 t_match "the override buyer 42 is dc-b's (7402)" "ERROR 7402" \
     "$(q $PA "UPDATE orders SET note = 'x' WHERE buyer_id = 42")"
 t_match "a write without a key is refused (7401)" "ERROR 7401 \(UR001\)" \

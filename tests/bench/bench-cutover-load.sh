@@ -7,7 +7,7 @@
 # consistency check rightly flags). Reports the write-ban window, the client-visible
 # errors (every non-2xx answer or failed transfer, retried or not), orders
 # that failed for good, writes held by the gateways, and the consistency
-# check. Ports 22000-22012.
+# check. Ports 22000-22012 (BENCH_PORT_BASE moves them).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/lib/stack.sh"
@@ -17,7 +17,7 @@ trap 'stack_stop_all; rm -rf "$D"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-stack_init "$D" 22000
+stack_init "$D" "${BENCH_PORT_BASE:-22000}"
 stack_up || { echo "bench-cutover-load: the system did not start"; exit 1; }
 
 stack_load main 1000000 "$LOAD_S" --concurrency 32 &

@@ -6,7 +6,7 @@
 # each cutover a write on the source moves its GTID position, so every sync
 # waits for a real position. Prints the median and max write-ban window
 # (first ban ack -> last new-rules ack) and total cutover time, from
-# `unitctl history`. Ports 22100-22112.
+# `unitctl history`. Ports 22100-22112 (BENCH_PORT_BASE moves them).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/lib/stack.sh"
@@ -16,7 +16,7 @@ trap 'stack_stop_all; rm -rf "$D"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-stack_init "$D" 22100
+stack_init "$D" "${BENCH_PORT_BASE:-22100}"
 stack_up || { echo "bench-cutover: the system did not start"; exit 1; }
 
 to=dc-a

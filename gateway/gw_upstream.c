@@ -210,8 +210,11 @@ static size_t gw_cb_read(char *buf, size_t size, size_t nitems, void *ud)
         x->up_paused = true;
         return CURL_READFUNC_PAUSE;
     }
-    if (n > 0)
+    if (n > 0 && x->up_full) {  /* room for the body it could not push; a client
+                                 * waiting for the answer is not woken by this */
+        x->up_full = false;
         gw_xfer_wake_client(x);
+    }
     return n;
 }
 
@@ -463,8 +466,10 @@ size_t gw_xfer_push_body(struct gw_xfer *x, const char *data, size_t len)
         x->up_paused = false;
         gw_upstream_kick(x->owner, x);
     }
-    if (n < len)
+    if (n < len) {
+        x->up_full = true;
         gw_xfer_suspend_client(x);
+    }
     return n;
 }
 

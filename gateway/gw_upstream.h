@@ -74,6 +74,7 @@ struct gw_xfer {
     struct gw_ring     up;          /* request body */
     bool               up_done;     /* client body complete */
     bool               up_paused;   /* read_cb returned PAUSE */
+    bool               up_full;     /* the client waits for room in the up ring */
     long               status;      /* upstream status code */
     struct strbuf      resp_headers;/* "Name: value\r\n" lines, hop-by-hop kept */
     bool               headers_done;

@@ -17,9 +17,11 @@
  *   completed callback: metrics, request log line, release the transfer,
  *        unlink the write from its lane (a ban drain stops waiting for it)
  *
- * Hop header: "<unit>; v=<rule version>" on what we forward. A hopped
- * request that would leave again is served here when the sender's version
- * is newer than ours (route.h), else 421.
+ * Hop header: "<unit>; v=<rule version>; sig=<HMAC>" on what we forward
+ * (gw_hop.h). A hopped request that would leave again is served here when
+ * the sender's signed version is newer than ours, or older and it is a read
+ * (route.h), else 421. A held request released by new rules is routed like
+ * a fresh one, and forwarded with our own hop header.
  *
  * Every answer carries X-Unit (the unit that served it) and X-Unit-Home
  * (public URL of the buyer's home unit, or of the serving unit).

@@ -51,6 +51,7 @@ struct gw_req_ctx {
     const char *xfp;
     const char *via;
     bool        has_accept;
+    bool        has_type;       /* the client sent a Content-Type */
     size_t      n;              /* lines */
     size_t      bytes;          /* their text, NULs included */
     struct curl_slist *nodes;   /* fill pass: the block's nodes, else NULL */
@@ -96,6 +97,8 @@ static enum MHD_Result gw_req_header(void *cls, enum MHD_ValueKind kind,
     else {
         if (strcasecmp(name, "Accept") == 0)
             c->has_accept = true;
+        else if (strcasecmp(name, "Content-Type") == 0)
+            c->has_type = true;
         gw_list_put(c, name, value);
     }
     return MHD_YES;
@@ -112,6 +115,8 @@ static void gw_list_put_ours(struct gw_req_ctx *c, const char *xff, const char *
     gw_list_put(c, "Expect", NULL);         /* curl adds these unless told not to */
     if (!c->has_accept)
         gw_list_put(c, "Accept", NULL);
+    if (c->f->body && !c->has_type)
+        gw_list_put(c, "Content-Type", NULL);   /* curl types a POST body itself */
 }
 
 struct curl_slist *gw_headers_request(struct MHD_Connection *conn,

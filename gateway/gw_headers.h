@@ -26,6 +26,7 @@ struct gw_forward_info {
     const char *via;            /* our Via entry, e.g. "1.1 unitgw-dc-a" */
     const char *hop_header;     /* always stripped from the client's headers */
     const char *hop_value;      /* set: add hop_header with it (forward mode) */
+    bool        body;           /* the request has a body (curl must not type it) */
 };
 
 /*

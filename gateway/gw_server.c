@@ -305,7 +305,7 @@ static enum MHD_Result gw_proxy_start(struct gw_request *r, bool *started)
     const char *hop = forward ? gw_hop_value(&r->lane->hop, &r->srv->keeper->secret, c->unit,
                                              r->rules_version)
                               : NULL;
-    struct gw_forward_info fi = { ip, via, c->hop_header, hop };
+    struct gw_forward_info fi = { ip, via, c->hop_header, hop, r->has_body };
     size_t ulen = strlen(base) + strlen(r->uri) + 1;
     char stack[1024];
     char *url = ulen <= sizeof(stack) ? stack : malloc(ulen);   /* curl keeps a copy */

@@ -376,7 +376,14 @@ static int gw_cb_timer(CURLM *multi, long timeout_ms, void *userp)
 
 static void gw_xfer_set_method(struct gw_xfer *x, const struct gw_xfer_params *p)
 {
-    if (p->has_body) {
+    if (p->has_body && p->content_length > 0 && p->content_length <= GW_BUFFERED_BODY) {
+        /* small, of known length: collected, then sent in the same write as
+         * the headers (gw_upstream_add), no read callback and pause cycles */
+        x->buffered = true;
+        curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->content_length);
+        curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, p->method);
+    } else if (p->has_body) {
         curl_easy_setopt(x->easy, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(x->easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)p->content_length);
         curl_easy_setopt(x->easy, CURLOPT_READFUNCTION, gw_cb_read);
@@ -432,6 +439,9 @@ struct gw_xfer *gw_xfer_create(struct gw_upstream *up, const struct gw_xfer_para
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, gw_cb_close);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, up);
     gw_xfer_set_method(x, p);
+    x->header_timeout_ms = p->header_timeout_ms;
+    if (x->buffered && gw_ring_reserve(&x->up, (size_t)p->content_length) < 0)
+        goto fail;          /* room for all of it now: pushing it cannot fail */
     return x;
 fail:
     gw_xfer_destroy(x);
@@ -441,8 +451,15 @@ fail_headers:
     return NULL;
 }
 
-int gw_upstream_submit(struct gw_upstream *up, struct gw_xfer *x)
+/* Into the multi handle (a buffered body: it is all in the up ring now). */
+static int gw_upstream_add(struct gw_upstream *up, struct gw_xfer *x)
 {
+    if (x->buffered) {
+        /* nothing was taken from the ring: its bytes start at head, unwrapped */
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->up.buf + x->up.head);
+        x->started_us = gw_now_us();
+        x->header_deadline_us = x->started_us + (uint64_t)x->header_timeout_ms * 1000u;
+    }
     if (up->stopping || curl_multi_add_handle(up->multi, x->easy) != CURLM_OK)
         return -1;
     x->refs++;
@@ -455,6 +472,17 @@ int gw_upstream_submit(struct gw_upstream *up, struct gw_xfer *x)
     if (x->header_deadline_us < up->deadline_us)
         up->deadline_us = x->header_deadline_us;
     return 0;
+}
+
+int gw_upstream_submit(struct gw_upstream *up, struct gw_xfer *x)
+{
+    if (up->stopping)
+        return -1;
+    if (x->buffered && !x->up_done) {
+        x->deferred = true;     /* gw_xfer_end_body adds it */
+        return 0;
+    }
+    return gw_upstream_add(up, x);
 }
 
 size_t gw_xfer_push_body(struct gw_xfer *x, const char *data, size_t len)
@@ -476,6 +504,15 @@ size_t gw_xfer_push_body(struct gw_xfer *x, const char *data, size_t len)
 void gw_xfer_end_body(struct gw_xfer *x)
 {
     x->up_done = true;
+    if (x->deferred) {
+        x->deferred = false;
+        if (gw_upstream_add(x->owner, x) < 0) {
+            x->done = true;     /* answered 502 by the caller */
+            x->result = CURLE_SEND_ERROR;
+            snprintf(x->errbuf, sizeof(x->errbuf), "gateway shutting down");
+        }
+        return;
+    }
     if (x->up_paused) {
         x->up_paused = false;
         gw_upstream_kick(x->owner, x);

@@ -49,6 +49,8 @@
 #define GW_UP_RING   (64 * 1024)     /* request body in flight */
 #define GW_DOWN_RING (256 * 1024)    /* response body in flight */
 #define GW_RING_MIN  4096            /* first allocation */
+#define GW_BUFFERED_BODY (16 * 1024) /* a body of known length up to this is sent
+                                      * with the headers once it is all here */
 
 struct gw_ring {
     char  *buf;     /* NULL until the first byte */
@@ -75,6 +77,9 @@ struct gw_xfer {
     bool               up_done;     /* client body complete */
     bool               up_paused;   /* read_cb returned PAUSE */
     bool               up_full;     /* the client waits for room in the up ring */
+    bool               buffered;    /* small body: sent whole with the headers */
+    bool               deferred;    /* buffered, waits for its body to be submitted */
+    int                header_timeout_ms;
     long               status;      /* upstream status code */
     struct strbuf      resp_headers;/* "Name: value\r\n" lines, hop-by-hop kept */
     bool               headers_done;

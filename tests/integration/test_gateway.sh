@@ -138,6 +138,24 @@ t_match "cross-unit forward: up-b serves buyer 5001" '^upstream=up-b' "$(echo "$
 t_match "cross-unit forward: X-Unit dc-b" '^X-Unit: dc-b' "$(echo "$out" | grep -i '^X-Unit:')"
 t_match "cross-unit forward: X-Unit-Home dc-b" "X-Unit-Home: http://127.0.0.1:$GB" "$(echo "$out" | grep -i '^X-Unit-Home')"
 t_match "cross-unit forward: two Via hops" 'unitgw-dc-a, 1.1 unitgw-dc-b' "$(echo "$out" | grep -i '^h Via')"
+
+# request bodies: small ones of known length go with the headers in one write,
+# larger or chunked ones are streamed; either way method, type and bytes arrive
+head -c 100 /dev/urandom >"$D/b100"; head -c 5000 /dev/urandom >"$D/b5k"; head -c 40000 /dev/urandom >"$D/b40k"
+fnv() { c --data-binary @"$1" "http://127.0.0.1:$UA/direct" | field body_fnv; }   # the upstream's own view
+out=$(c -H 'X-Buyer-Id: 1' -H 'Content-Type: application/json' --data-binary @"$D/b100" http://127.0.0.1:$GA/api/b)
+t_eq "small POST: body intact" "$(fnv "$D/b100") 100" "$(echo "$out" | field body_fnv) $(echo "$out" | field body_bytes)"
+t_match "small POST: method and the client's Content-Type kept" '^method=POST' "$(echo "$out" | grep '^method=')"
+t_match "small POST: Content-Type application/json" '^h Content-Type: application/json' "$(echo "$out" | grep -i '^h Content-Type')"
+out=$(c -H 'X-Buyer-Id: 1' -H 'Content-Type:' --data-binary @"$D/b100" http://127.0.0.1:$GA/api/b)
+t_eq "small POST without a Content-Type: none added" "" "$(echo "$out" | grep -i '^h Content-Type')"
+out=$(c -X PUT -H 'X-Buyer-Id: 5001' --data-binary @"$D/b5k" http://127.0.0.1:$GA/api/b)
+t_eq "small PUT forwarded to dc-b: method and body intact" "PUT $(fnv "$D/b5k") 5000" \
+    "$(echo "$out" | field method) $(echo "$out" | field body_fnv) $(echo "$out" | field body_bytes)"
+out=$(c -H 'X-Buyer-Id: 1' --data-binary @"$D/b40k" http://127.0.0.1:$GA/api/b)
+t_eq "larger POST (streamed): body intact" "$(fnv "$D/b40k") 40000" "$(echo "$out" | field body_fnv) $(echo "$out" | field body_bytes)"
+out=$(c -H 'X-Buyer-Id: 1' -H 'Transfer-Encoding: chunked' --data-binary @"$D/b100" http://127.0.0.1:$GA/api/b)
+t_eq "chunked POST (streamed): body intact" "$(fnv "$D/b100") 100" "$(echo "$out" | field body_fnv) $(echo "$out" | field body_bytes)"
 t_eq "override: buyer 42 -> dc-b" "up-b" "$(c -H 'X-Buyer-Id: 42' http://127.0.0.1:$GA/api/x | field upstream)"
 t_eq "override: buyer 10042 (same bucket) -> dc-a" "up-a" "$(c -H 'X-Buyer-Id: 10042' http://127.0.0.1:$GA/api/x | field upstream)"
 t_eq "buyerId from query" "up-a" "$(c "http://127.0.0.1:$GB/api/x?buyerId=7" | field upstream)"

@@ -20,7 +20,10 @@
  *
  * Bodies never sit whole in memory: each direction is a bounded ring, and a
  * full ring pauses the producer (MHD suspend on one side, CURL_*_PAUSE on the
- * other). A "kick" queues the transfer for gw_upstream_run, which the loop
+ * other). The one exception is small: a request body of known length up to
+ * GW_BUFFERED_BODY is collected in the up ring first, and gw_xfer_end_body
+ * submits the transfer with it as POSTFIELDS (one write with the headers,
+ * no read_cb). A "kick" queues the transfer for gw_upstream_run, which the loop
  * calls after MHD_run: curl is never entered from inside a libmicrohttpd
  * callback, and MHD never from inside a curl call.
  *
@@ -147,7 +150,10 @@ void gw_upstream_destroy(struct gw_upstream *up);
 struct gw_xfer *gw_xfer_create(struct gw_upstream *up, const struct gw_xfer_params *p,
                                struct MHD_Connection *conn);
 
-/* Start x. Returns 0, or -1 if up is stopping or curl refused it. */
+/*
+ * Start x (a buffered body: once gw_xfer_end_body has all of it). Returns 0,
+ * or -1 if up is stopping or curl refused it.
+ */
 int gw_upstream_submit(struct gw_upstream *up, struct gw_xfer *x);
 
 /*

@@ -72,7 +72,7 @@ static int main_serve(const char *config, const char *level)
     }
     int lv = log_level_parse(level ? level : c->cfg.log_level);
     if (lv >= 0)
-        log_level_current = (enum log_level)lv;
+        log_set_level((enum log_level)lv);
     if (note[0])
         log_warn("%s", note);
     struct ctl_http *h = ctl_http_start(c, err, sizeof(err));

@@ -117,7 +117,7 @@ static void reload(struct gw_server *s, const struct gw_config *boot, const char
         gw_config_destroy(next);
         return;
     }
-    log_level_current = (enum log_level)next->log_level;
+    log_set_level((enum log_level)next->log_level);
     gw_server_reload(s, next);
     log_info("configuration reloaded from %s", path);
 }
@@ -205,7 +205,7 @@ int main(int argc, char **argv)
         gw_config_destroy(cfg);
         return 0;
     }
-    log_level_current = (enum log_level)cfg->log_level;
+    log_set_level((enum log_level)cfg->log_level);
 
     /* every thread inherits the mask: signals only reach sigwait */
     sigset_t sigs;

@@ -5,13 +5,18 @@
 #include <string.h>
 #include <time.h>
 
-enum log_level log_level_current = LOG_LEVEL_INFO;
+atomic_int log_level_current = LOG_LEVEL_INFO;
 static const char *log_program = "unitroute";
 
 void log_init(const char *program, enum log_level level)
 {
     log_program = program;
-    log_level_current = level;
+    log_set_level(level);
+}
+
+void log_set_level(enum log_level level)
+{
+    atomic_store_explicit(&log_level_current, (int)level, memory_order_relaxed);
 }
 
 int log_level_parse(const char *name)

@@ -6,6 +6,8 @@
 #ifndef UR_LOG_H
 #define UR_LOG_H
 
+#include <stdatomic.h>
+
 enum log_level {
     LOG_LEVEL_ERROR,
     LOG_LEVEL_WARN,
@@ -13,10 +15,14 @@ enum log_level {
     LOG_LEVEL_DEBUG,
 };
 
-extern enum log_level log_level_current;
+/* The level in force; a reload changes it while other threads log. */
+extern atomic_int log_level_current;
 
 /* Program name put on every line. */
 void log_init(const char *program, enum log_level level);
+
+/* Change the level (any thread). */
+void log_set_level(enum log_level level);
 
 /* Parse "error", "warn", "info", "debug"; -1 if none of those. */
 int log_level_parse(const char *name);
@@ -26,7 +32,8 @@ void log_write(enum log_level level, const char *file, int line, const char *fmt
 
 #define log_at(level, ...)                                              \
     do {                                                                \
-        if ((level) <= log_level_current)                               \
+        if ((int)(level) <= atomic_load_explicit(&log_level_current,   \
+                                                 memory_order_relaxed)) \
             log_write((level), __FILE__, __LINE__, __VA_ARGS__);        \
     } while (0)
 

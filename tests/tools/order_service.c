@@ -688,7 +688,7 @@ static int order_parse_args(int argc, char **argv, struct order_config *cfg, cha
         case 'L': level = log_level_parse(optarg);
                   bad = level < 0;
                   if (!bad)
-                      log_level_current = (enum log_level)level;
+                      log_set_level((enum log_level)level);
                   break;
         case 'h': return 1;
         default:

@@ -49,7 +49,7 @@ TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
-.PHONY: all deps deps-bench test test-unit test-asan test-integration demo \
+.PHONY: all deps deps-bench test test-tsan test-unit test-asan test-integration demo \
         bench bench-router bench-gateway bench-proxy bench-cutover clean
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -128,6 +128,13 @@ test: deps
 	@sh tests/run.sh
 
 tests: $(TESTS) $(BENCHES)
+
+# The multi-threaded integration tests under ThreadSanitizer (not part of
+# `make test`: several minutes); any report fails it.
+test-tsan: deps
+	@$(MAKE) --no-print-directory BUILD=build-tsan BINDIR=build-tsan/bin \
+	    CFLAGS='-O1 -g -fsanitize=thread' LDFLAGS='-pthread -fsanitize=thread' all tests
+	@sh tests/run-tsan.sh
 
 test-unit: all tests
 	@sh tests/run.sh unit

@@ -196,6 +196,18 @@ static void gw_upstream_kick(struct gw_upstream *up, struct gw_xfer *x)
     up->kicks = x;
 }
 
+/*
+ * The upstream has header_timeout_ms to answer, counted from the last request
+ * body bytes it took (or from the start): a long upload that keeps moving is
+ * no timeout, an upstream that stops reading or never answers is.
+ */
+static void gw_xfer_restart_deadline(struct gw_xfer *x)
+{
+    x->header_deadline_us = gw_now_us() + (uint64_t)x->header_timeout_ms * 1000u;
+    if (x->in_multi && x->header_deadline_us < x->owner->deadline_us)
+        x->owner->deadline_us = x->header_deadline_us;
+}
+
 /* ---- curl callbacks ------------------------------------------------------ */
 
 static size_t gw_cb_read(char *buf, size_t size, size_t nitems, void *ud)
@@ -210,6 +222,8 @@ static size_t gw_cb_read(char *buf, size_t size, size_t nitems, void *ud)
         x->up_paused = true;
         return CURL_READFUNC_PAUSE;
     }
+    if (n > 0)
+        gw_xfer_restart_deadline(x);
     if (n > 0 && x->up_full) {  /* room for the body it could not push; a client
                                  * waiting for the answer is not woken by this */
         x->up_full = false;
@@ -414,6 +428,7 @@ struct gw_xfer *gw_xfer_create(struct gw_upstream *up, const struct gw_xfer_para
     if (x->easy == NULL)
         goto fail;
     snprintf(x->upstream, sizeof(x->upstream), "%s", p->upstream);
+    x->header_timeout_ms = p->header_timeout_ms;
     x->started_us = gw_now_us();
     x->header_deadline_us = x->started_us + (uint64_t)p->header_timeout_ms * 1000u;
 
@@ -439,7 +454,6 @@ struct gw_xfer *gw_xfer_create(struct gw_upstream *up, const struct gw_xfer_para
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, gw_cb_close);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, up);
     gw_xfer_set_method(x, p);
-    x->header_timeout_ms = p->header_timeout_ms;
     if (x->buffered && gw_ring_reserve(&x->up, (size_t)p->content_length) < 0)
         goto fail;          /* room for all of it now: pushing it cannot fail */
     return x;
@@ -492,6 +506,7 @@ size_t gw_xfer_push_body(struct gw_xfer *x, const char *data, size_t len)
     size_t n = gw_ring_put(&x->up, data, len);
     if (n > 0 && x->up_paused) {
         x->up_paused = false;
+        gw_xfer_restart_deadline(x);    /* the wait for the client was not the upstream's */
         gw_upstream_kick(x->owner, x);
     }
     if (n < len) {
@@ -504,6 +519,8 @@ size_t gw_xfer_push_body(struct gw_xfer *x, const char *data, size_t len)
 void gw_xfer_end_body(struct gw_xfer *x)
 {
     x->up_done = true;
+    if (x->up_paused)
+        gw_xfer_restart_deadline(x);
     if (x->deferred) {
         x->deferred = false;
         if (gw_upstream_add(x->owner, x) < 0) {
@@ -671,8 +688,8 @@ static void gw_upstream_check_deadlines(struct gw_upstream *up, uint64_t now)
     up->deadline_us = GW_NO_TIME;
     for (struct gw_xfer *x = up->active; x != NULL; x = next) {
         next = x->anext;
-        if (x->headers_done)
-            continue;
+        if (x->headers_done || x->up_paused)
+            continue;       /* answered, or curl waits for the client's body */
         if (now >= x->header_deadline_us) {
             snprintf(x->errbuf, sizeof(x->errbuf), "no response headers in time");
             gw_upstream_finish(up, x, CURLE_OPERATION_TIMEDOUT, true);

@@ -101,7 +101,7 @@ t_wait_port $UA && t_wait_port $UB
 start_gw a
 start_gw b
 
-c() { curl -s -m 10 "$@"; }
+c() { curl -s -m "${UR_CURL_MAX_TIME:-10}" "$@"; }   # UR_CURL_MAX_TIME: slower builds (TSan)
 field() { sed -n "s/^$1=//p"; }   # field NAME < echo body
 
 # ---- before any rules ------------------------------------------------------
@@ -366,6 +366,10 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 before=$(rss "$PID_b")
 got=$(head -c 100000000 /dev/zero | c -T - -X POST http://127.0.0.1:$GB/upload | field body_bytes)
 t_eq "100 MB chunked upload streamed" "100000000" "$got"
+# a slow upload longer than upstream_timeout_ms (1 s here): the upstream's time
+# to answer counts from the last body bytes it took, so this is no 504
+got=$(head -c 3000000 /dev/zero | c -T - -X POST --limit-rate 1M http://127.0.0.1:$GB/upload | field body_bytes)
+t_eq "3 s upload with upstream_timeout_ms 1000: streamed, not 504" "3000000" "$got"
 got=$(c -o /dev/null -w '%{size_download}' "http://127.0.0.1:$GB/dl?bytes=100000000")
 t_eq "100 MB download streamed" "100000000" "$got"
 got=$(c -o /dev/null -w '%{size_download}' -H 'X-Buyer-Id: 2' "http://127.0.0.1:$GB/api/dl?bytes=50000000&chunked=1")

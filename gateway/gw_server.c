@@ -265,6 +265,11 @@ static bool gw_over_limits(struct gw_request *r, enum MHD_Result *ret)
     r->has_body = (cl != NULL && r->content_length > 0) || te != NULL;
     if (te != NULL)
         r->content_length = -1;
+    if (r->has_body && strcmp(r->method, "HEAD") == 0) {
+        /* no upstream answer to it could carry a body: nothing defines it */
+        *ret = gw_answer(r, 400, GW_OUTCOME_BAD_REQUEST, 0, "a HEAD request carries no body");
+        return true;
+    }
     if (r->content_length > c->max_body_bytes) {
         *ret = gw_answer(r, 413, GW_OUTCOME_LIMIT, 0, "request body over %lld bytes",
                          c->max_body_bytes);

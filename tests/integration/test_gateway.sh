@@ -418,6 +418,7 @@ t_match "too many headers: 431" ' 431 ' "$(python3 -c 'import sys; sys.stdout.wr
 t_match "long URL: 414" ' 414 ' "$(python3 -c 'import sys; sys.stdout.write("GET /" + "a"*9000 + " HTTP/1.1\r\nHost: a\r\n\r\n")' | raw $GB)"
 t_match "body over max_body_bytes: 413" ' 413 ' "$(printf 'POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 500000000\r\n\r\n' | raw $GB)"
 t_match "bad Content-Length: 400" ' 400 ' "$(printf 'GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n' | raw $GB)"
+t_match "HEAD with a body: 400" ' 400 ' "$(printf 'HEAD /api/x HTTP/1.1\r\nHost: a\r\nX-Buyer-Id: 1\r\nContent-Length: 5\r\n\r\nhello' | raw $GB)"
 printf 'GARBAGE\r\n\r\n' | raw $GB >/dev/null
 t_eq "gateway alive after malformed input" "ok" "$(c http://127.0.0.1:$AB/healthz)"
 

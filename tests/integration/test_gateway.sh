@@ -33,7 +33,7 @@ if [ ! -x "$BIN/unitgw" ] || [ ! -x "$ECHO" ]; then
     exit 1
 fi
 
-GA=18001 GB=18002 AA=18011 AB=18012 UA=18021 UB=18022 DEAD=18029
+GA=18001 GB=18002 AA=18011 AB=18012 UA=18021 UB=18022 STALL=18028 DEAD=18029
 D=$(t_tmpdir)
 SECRET=$(t_secret "$D")
 
@@ -59,6 +59,7 @@ routes = (
   { prefix = "/api/";    type = "unit";   upstream = "http://127.0.0.1:$up"; },
   { prefix = "/center/"; type = "center"; upstream = "http://127.0.0.1:$up"; },
   { prefix = "/dead/";   type = "local";  upstream = "http://127.0.0.1:$DEAD"; },
+  { prefix = "/stall/";  type = "local";  upstream = "http://127.0.0.1:$STALL"; },
   { prefix = "/";        type = "local";  upstream = "http://127.0.0.1:$up"; }
 );
 EOF
@@ -395,6 +396,22 @@ t_match "dead upstream: 502" '^HTTP/1.1 502' "$out"
 t_match "502 body names the upstream" "upstream http://127.0.0.1:$DEAD" "$out"
 out=$(c -i "http://127.0.0.1:$GB/slow?sleep_ms=2500")
 t_match "slow upstream: 504" '^HTTP/1.1 504' "$out"
+# an upstream that stops reading a request body: no progress for
+# upstream_timeout_ms is a 504 too (the deadline restarts only on progress)
+t_start stall-upstream "$D/stall.log" python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+conns = []
+while True:
+    c, _ = s.accept(); c.recv(65536); conns.append(c)   # then never read again
+' "$STALL"
+t_wait_port $STALL
+start=$(date +%s%N)
+stalled=$(head -c 50000000 /dev/zero | c -i -T - -X POST http://127.0.0.1:$GB/stall/x 2>/dev/null)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+t_match "upstream stops reading the body: 504" '^HTTP/1.1 504' "$stalled"
+t_check "... after about upstream_timeout_ms without progress (${ms} ms)" test "$ms" -lt 8000
 t_match "504 body names the upstream" "upstream http://127.0.0.1:$UB" "$out"
 
 # ---- malformed requests: 4xx, never a crash -------------------------------------

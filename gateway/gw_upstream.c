@@ -201,9 +201,9 @@ static void gw_upstream_kick(struct gw_upstream *up, struct gw_xfer *x)
  * body bytes it took (or from the start): a long upload that keeps moving is
  * no timeout, an upstream that stops reading or never answers is.
  */
-static void gw_xfer_restart_deadline(struct gw_xfer *x)
+static void gw_xfer_restart_deadline(struct gw_xfer *x, uint64_t now)
 {
-    x->header_deadline_us = gw_now_us() + (uint64_t)x->header_timeout_ms * 1000u;
+    x->header_deadline_us = now + (uint64_t)x->header_timeout_ms * 1000u;
     if (x->in_multi && x->header_deadline_us < x->owner->deadline_us)
         x->owner->deadline_us = x->header_deadline_us;
 }
@@ -223,7 +223,7 @@ static size_t gw_cb_read(char *buf, size_t size, size_t nitems, void *ud)
         return CURL_READFUNC_PAUSE;
     }
     if (n > 0)
-        gw_xfer_restart_deadline(x);
+        gw_xfer_restart_deadline(x, gw_now_us());
     if (n > 0 && x->up_full) {  /* room for the body it could not push; a client
                                  * waiting for the answer is not woken by this */
         x->up_full = false;
@@ -430,7 +430,7 @@ struct gw_xfer *gw_xfer_create(struct gw_upstream *up, const struct gw_xfer_para
     snprintf(x->upstream, sizeof(x->upstream), "%s", p->upstream);
     x->header_timeout_ms = p->header_timeout_ms;
     x->started_us = gw_now_us();
-    x->header_deadline_us = x->started_us + (uint64_t)p->header_timeout_ms * 1000u;
+    gw_xfer_restart_deadline(x, x->started_us);
 
     CURL *e = x->easy;
     curl_easy_setopt(e, CURLOPT_URL, p->url);      /* curl keeps its own copy */
@@ -472,7 +472,7 @@ static int gw_upstream_add(struct gw_upstream *up, struct gw_xfer *x)
         /* nothing was taken from the ring: its bytes start at head, unwrapped */
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->up.buf + x->up.head);
         x->started_us = gw_now_us();
-        x->header_deadline_us = x->started_us + (uint64_t)x->header_timeout_ms * 1000u;
+        gw_xfer_restart_deadline(x, x->started_us);
     }
     if (up->stopping || curl_multi_add_handle(up->multi, x->easy) != CURLM_OK)
         return -1;
@@ -506,7 +506,7 @@ size_t gw_xfer_push_body(struct gw_xfer *x, const char *data, size_t len)
     size_t n = gw_ring_put(&x->up, data, len);
     if (n > 0 && x->up_paused) {
         x->up_paused = false;
-        gw_xfer_restart_deadline(x);    /* the wait for the client was not the upstream's */
+        gw_xfer_restart_deadline(x, gw_now_us());  /* the wait for the client was not the upstream's */
         gw_upstream_kick(x->owner, x);
     }
     if (n < len) {
@@ -519,8 +519,6 @@ size_t gw_xfer_push_body(struct gw_xfer *x, const char *data, size_t len)
 void gw_xfer_end_body(struct gw_xfer *x)
 {
     x->up_done = true;
-    if (x->up_paused)
-        gw_xfer_restart_deadline(x);
     if (x->deferred) {
         x->deferred = false;
         if (gw_upstream_add(x->owner, x) < 0) {
@@ -532,6 +530,7 @@ void gw_xfer_end_body(struct gw_xfer *x)
     }
     if (x->up_paused) {
         x->up_paused = false;
+        gw_xfer_restart_deadline(x, gw_now_us());
         gw_upstream_kick(x->owner, x);
     }
 }

@@ -39,6 +39,7 @@ PT=${BENCH_PROXY_THREADS:-1}
 # BENCH_BACKEND=unix: HAProxy and unitproxy reach MariaDB over its Unix socket
 # (a proxy on the database's host); clients, direct ones too, stay on TCP
 BACKEND_KIND=${BENCH_BACKEND:-tcp}
+if [ "$BACKEND_KIND" = unix ]; then BACKEND=$UR_DB1_SOCKET; else BACKEND=127.0.0.1:$UR_DB1_PORT; fi
 HAP=19501; PX=19521; ADM=19591
 T=$(mktemp -d /tmp/unitroute-bench.XXXXXX)
 PIDS=()
@@ -81,7 +82,7 @@ frontend fe
     bind 127.0.0.1:$HAP
     default_backend be
 backend be
-    server db $([ "$BACKEND_KIND" = unix ] && echo "$UR_DB1_SOCKET" || echo "127.0.0.1:$UR_DB1_PORT")
+    server db $BACKEND
 EOF
 haproxy -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
 PIDS+=($!)
@@ -102,7 +103,7 @@ cat >"$T/proxy.conf" <<EOF
 unit = "dc-a";
 topology = "topology.conf";
 listen = "127.0.0.1:$PX";
-backend = "$([ "$BACKEND_KIND" = unix ] && echo "$UR_DB1_SOCKET" || echo "127.0.0.1:$UR_DB1_PORT")";
+backend = "$BACKEND";
 admin = "127.0.0.1:$ADM";
 state_file = "state/proxy.rules";
 log_level = "warn";

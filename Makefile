@@ -34,6 +34,7 @@ CONTROL_SRC := $(filter-out control/main.c,$(wildcard control/*.c control/*/*.c)
 TEST_SRC    := $(wildcard tests/test_*.c)
 BENCH_SRC   := $(wildcard tests/bench/*.c)
 TOOL_SRC    := $(wildcard tests/tools/*.c)
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -48,9 +49,13 @@ BINS  := $(BINDIR)/unitgw $(BINDIR)/unitproxy $(BINDIR)/unitctl
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+# a fuzz target's main: replay.c (runs corpus files once, for make test), or
+# libFuzzer's (make fuzz sets FUZZ_MAIN empty and links -fsanitize=fuzzer)
+FUZZ_MAIN ?= $(BUILD)/obj/tests/fuzz/replay.o
 
 .PHONY: all deps deps-bench test test-tsan test-unit test-asan test-integration demo \
-        bench bench-router bench-gateway bench-proxy bench-cutover clean
+        bench bench-router bench-gateway bench-proxy bench-cutover fuzz fuzzers clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -101,6 +106,10 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(COMPONENT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
 
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(FUZZ_MAIN) $(COMPONENT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+
 # A tool is tests/tools/NAME.c plus, if it is larger, tests/tools/NAME/*.c.
 .SECONDEXPANSION:
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o \
@@ -127,7 +136,7 @@ test: deps
 	    LDFLAGS='-pthread -fsanitize=address,undefined' all tests
 	@sh tests/run.sh
 
-tests: $(TESTS) $(BENCHES)
+tests: $(TESTS) $(BENCHES) $(FUZZERS)
 
 # The multi-threaded integration tests under ThreadSanitizer (not part of
 # `make test`: several minutes); any report fails it.
@@ -168,7 +177,22 @@ bench-cutover: all tests
 	@bash tests/bench/bench-cutover.sh
 	@bash tests/bench/bench-cutover-load.sh
 
+# ---- fuzzing -----------------------------------------------------------------
+
+# Every tests/fuzz/fuzz_NAME.c under libFuzzer (clang, ASan + UBSan) for
+# FUZZ_TIME seconds (default 60) each, from tests/fuzz/corpus/NAME; FUZZ_ONLY
+# picks targets by name. Not part of make test, which replays the corpora.
+FUZZ_TIME ?= 60
+fuzz:
+	@sh tests/harness/install-deps.sh $(DEB_BUILD) clang
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang FUZZ_MAIN= \
+	    CFLAGS='-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	    LDFLAGS='-pthread -fsanitize=fuzzer,address,undefined' fuzzers
+	@sh tests/fuzz/run-fuzz.sh build-fuzz $(FUZZ_TIME) $(FUZZ_ONLY)
+
+fuzzers: $(FUZZERS)
+
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-fuzz bin
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

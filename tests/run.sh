@@ -48,6 +48,17 @@ if [ "$what" = unit ] || [ "$what" = all ]; then
                 run_one "$t" 300 "$t"
         done
     done
+    # fuzz targets: every checked-in corpus input once (tests/fuzz/fuzz.h)
+    for dir in build/fuzz build-asan/fuzz; do
+        [ -d "$dir" ] || continue
+        for t in "$dir"/fuzz_*; do
+            [ -x "$t" ] || continue
+            case "$t" in *.d|*.o) continue ;; esac
+            ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+                run_one "$t" 300 "$t" "tests/fuzz/corpus/$(basename "$t")"
+        done
+    done
 fi
 
 if [ "$what" = integration ] || [ "$what" = all ]; then

@@ -302,6 +302,23 @@ static void p_dynamic(struct parser *p, bool immediate)
     sql_stmt_deinit(&inner);
 }
 
+/*
+ * An executable comment the server may skip (sql_lexer.h): whether its
+ * content runs decides what the statement is (`/ *!99999 SELECT 1 UNION * /
+ * DELETE ...`, a quote inside that starts a string only if it runs), so it
+ * may write anything: a unit write without a known key.
+ */
+static void p_ambiguous(struct sql_stmt *st)
+{
+    st->is_write = true;
+    st->key_unknown = true;
+    if (!st->unit_table) {
+        st->unit_table = true;
+        snprintf(st->table, sizeof(st->table), "(versioned comment)");
+        snprintf(st->column, sizeof(st->column), "(unknown)");
+    }
+}
+
 /* Forms that run a query, so may lock rows (SET @x = (SELECT ...), DO ...). */
 static const char *const lock_forms[] = {
     "SELECT", "INSERT", "REPLACE", "UPDATE", "DELETE", "SET", "DO", NULL,
@@ -424,6 +441,8 @@ int sql_classify_mode(const char *sql, size_t len, unsigned mode,
     st->malformed = p.lx.malformed;
     if (st->malformed && st->is_write)
         st->key_unknown = true;
+    if (p.lx.ambiguous)
+        p_ambiguous(st);
     *consumed = (size_t)(p.lx.p - sql);
     return p.nomem ? -1 : 0;
 }

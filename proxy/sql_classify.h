@@ -28,6 +28,9 @@
  * DATABASE that may hold one are ddl; CALL writes whatever the procedure
  * writes (call: keys only from a hint).
  *
+ * An executable comment the server may skip (a version not sure to run, see
+ * sql_lexer.h) makes any statement a unit-table write without a known key.
+ *
  * The module never logs and never allocates except to hold more than
  * SQL_KEYS_INLINE keys (sql_stmt_deinit frees).
  */

@@ -14,6 +14,7 @@ void sql_lexer_init(struct sql_lexer *lx, const char *sql, size_t len,
                     bool no_backslash_escapes)
 {
     memset(lx, 0, sizeof(*lx));
+    lx->start = sql;
     lx->p = sql;
     lx->end = sql + len;
     lx->no_backslash_escapes = no_backslash_escapes;
@@ -22,6 +23,38 @@ void sql_lexer_init(struct sql_lexer *lx, const char *sql, size_t len,
 static bool is_ident_char(unsigned char c)
 {
     return isalnum(c) || c == '_' || c == '$' || c >= 0x80;
+}
+
+/*
+ * Is p (in the text) latin1's no-break space 0xA0, rather than the last
+ * byte of a UTF-8 character such as "à" (C3 A0)? On a latin1 connection
+ * MariaDB skips it as whitespace; the proxy does not know the connection's
+ * character set, so only a byte that UTF-8 cannot explain counts.
+ */
+static bool lexer_nbsp(const struct sql_lexer *lx, const char *p)
+{
+    size_t back = 1, before = (size_t)(p - lx->start);
+
+    if ((unsigned char)*p != 0xA0)
+        return false;
+    while (back <= 3 && back <= before && ((unsigned char)*(p - back) & 0xC0) == 0x80)
+        back++;
+    if (back > before)
+        return true;
+    unsigned char lead = (unsigned char)*(p - back);
+    size_t len = lead >= 0xF0 && lead <= 0xF4 ? 4 : lead >= 0xE0 && lead < 0xF0 ? 3 :
+                 lead >= 0xC2 && lead < 0xE0 ? 2 : 1;
+    return back >= len;
+}
+
+static bool lexer_space_at(const struct sql_lexer *lx, const char *p)
+{
+    return isspace((unsigned char)*p) || lexer_nbsp(lx, p);
+}
+
+static bool lexer_ident_at(const struct sql_lexer *lx, const char *p)
+{
+    return is_ident_char((unsigned char)*p) && !lexer_nbsp(lx, p);
 }
 
 /* A comment body: if it is `sharding_key = N`, record the hint. */
@@ -62,6 +95,30 @@ static void lexer_scan_hint(struct sql_lexer *lx, const char *s, const char *e)
         lx->hint_conflict = true;
 }
 
+/* Every MariaDB the proxy fronts runs a 6-digit version up to this (10.0). */
+#define LEXER_VERSION_SURE 100000ul
+
+/*
+ * After `/ *!` or `/ *M!` at p: the version, 6 digits or 5 (fewer are code,
+ * not a version), skipped. MariaDB skips the content of a comment whose
+ * version is above its own, and of a 5-digit (MySQL) one from 50700 on; a
+ * version not sure to run makes the statement ambiguous. Returns the first
+ * byte of the content.
+ */
+static const char *lexer_version(struct sql_lexer *lx, const char *p, const char *e)
+{
+    unsigned long v = 0;
+    size_t n = 0;
+
+    while (n < 6 && n < (size_t)(e - p) && isdigit((unsigned char)p[n]))
+        v = v * 10 + (unsigned long)(p[n++] - '0');
+    if (n < 5)
+        return p;
+    if (n == 5 ? v >= 50700 : v > LEXER_VERSION_SURE)
+        lx->ambiguous = true;
+    return p + n;
+}
+
 /* Skip whitespace and comments. */
 static void lexer_skip(struct sql_lexer *lx)
 {
@@ -69,19 +126,18 @@ static void lexer_skip(struct sql_lexer *lx)
 
     while (p < e) {
         unsigned char c = (unsigned char)*p;
-        if (isspace(c)) {
+        if (lexer_space_at(lx, p)) {
             p++;
         } else if (c == '#' ||
                    (c == '-' && e - p >= 2 && p[1] == '-' &&
-                    (e - p == 2 || isspace((unsigned char)p[2]) || iscntrl((unsigned char)p[2])))) {
+                    (e - p == 2 || lexer_space_at(lx, p + 2) ||
+                     iscntrl((unsigned char)p[2])))) {
             while (p < e && *p != '\n')
                 p++;
         } else if (c == '/' && e - p >= 2 && p[1] == '*') {
             if (e - p >= 3 && (p[2] == '!' || (p[2] == 'M' && e - p >= 4 && p[3] == '!'))) {
-                p += p[2] == '!' ? 3 : 4;    /* executable comment: code */
-                while (p < e && isdigit((unsigned char)*p))
-                    p++;
-                lx->in_exec_comment = true;
+                p = lexer_version(lx, p + (p[2] == '!' ? 3 : 4), e);
+                lx->in_exec_comment = true;     /* executable comment: code */
                 continue;
             }
             const char *close = NULL;
@@ -163,9 +219,9 @@ static void lexer_number(struct sql_lexer *lx, struct sql_tok *t)
         }
     }
     /* 1abc is an identifier in MySQL */
-    if (p < e && is_ident_char((unsigned char)*p)) {
+    if (p < e && lexer_ident_at(lx, p)) {
         t->type = SQL_TOK_WORD;
-        while (p < e && is_ident_char((unsigned char)*p))
+        while (p < e && lexer_ident_at(lx, p))
             p++;
     }
     t->n = (size_t)(p - t->s);
@@ -234,14 +290,14 @@ void sql_lexer_next(struct sql_lexer *lx, struct sql_tok *t)
         p++;
         if (p < e && *p == '@')
             p++;
-        while (p < e && (is_ident_char((unsigned char)*p) || *p == '.'))
+        while (p < e && (lexer_ident_at(lx, p) || *p == '.'))
             p++;
         t->n = (size_t)(p - t->s);
         lx->p = p;
     } else if (is_ident_char(c)) {
         t->type = SQL_TOK_WORD;
         t->s = p;
-        while (p < e && is_ident_char((unsigned char)*p))
+        while (p < e && lexer_ident_at(lx, p))
             p++;
         t->n = (size_t)(p - t->s);
         lx->p = p;

@@ -3,8 +3,16 @@
  * needs. Comments and whitespace are skipped; a comment that is a sharding
  * hint (`/ * sharding_key=123 * /`, spaces optional) is reported to the
  * caller. Executable comments (`/ *! ... * /`, `/ *M! ... * /`) are code: their
- * content is lexed like the rest. `?` outside strings and comments is a
+ * content is lexed like the rest. MariaDB reads 5 or 6 digits after the
+ * marker as a version and skips the content as a comment when the version
+ * is above its own (or, for 5 digits, 50700 or more); a version that no
+ * MariaDB 10 is sure to run makes the statement `ambiguous`: the content
+ * may run or not, and either reading may hide the other's text. `?` outside strings and comments is a
  * placeholder and is numbered in order.
+ *
+ * A byte 0xA0 that does not continue a UTF-8 character is whitespace: it is
+ * latin1's no-break space, which MariaDB's lexer skips like a space on a
+ * latin1 connection (`INSERT<A0>INTO` is INSERT INTO there, not one word).
  *
  * The lexer never allocates; tokens point into the text.
  */
@@ -35,11 +43,13 @@ struct sql_tok {
 };
 
 struct sql_lexer {
+    const char *start;      /* the text's first character */
     const char *p;          /* next character */
     const char *end;
     bool        in_exec_comment; /* inside / *! ... * / */
     bool        at_end;     /* a `;` or the end was reached */
     bool        malformed;  /* unterminated string, identifier or comment */
+    bool        ambiguous;  /* an executable comment the server may skip */
     uint16_t    nparams;    /* placeholders seen so far */
     int         nhints;     /* sharding hints seen */
     uint64_t    hint;       /* the first hint's key */

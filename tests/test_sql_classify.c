@@ -256,6 +256,18 @@ static const struct row rows[] = {
     { "EXECUTE IMMEDIATE 'TRUNCATE orders'", W | U | UNK | T, "", "", SQL_VERB_OTHER },
     { "EXECUTE IMMEDIATE 'ALTER TABLE orders ADD x INT'", W | D, "", "", SQL_VERB_OTHER },
     { "PREPARE s FROM 'DROP TABLE orders'", W | D, "", "", SQL_VERB_OTHER },
+    /* executable comments: 5 or 6 version digits; a version MariaDB may skip is ambiguous */
+    { "SELECT /*!1000002 */", R, "", "", SQL_VERB_SELECT },
+    { "SELECT /*!40101 SQL_NO_CACHE */ * FROM orders", R, "", "", SQL_VERB_SELECT },
+    { "/*M!100000 INSERT INTO orders (buyer_id) VALUES (12) */", W | U, "12", "", SQL_VERB_INSERT },
+    { "SELECT 1 /*!999999 ' */ ; INSERT INTO orders (buyer_id) VALUES (60) -- '", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "UPDATE orders SET n = 1 WHERE /*!999999 buyer_id = 5 AND */ 1 = 1", W | U | UNK, "5", "", SQL_VERB_UPDATE },
+    { "/*!50700 SELECT 1 UNION */ DELETE FROM orders WHERE buyer_id = 5", W | U | UNK, "", "", SQL_VERB_SELECT },
+    { "SELECT 1 /*M!101200 , 2 */", W | U | UNK, "", "", SQL_VERB_SELECT },
+    /* latin1's no-break space is whitespace; in UTF-8 text 0xA0 continues a character */
+    { "INSERT\xa0INTO\xa0orders (buyer_id) VALUES (60)", W | U, "60", "", SQL_VERB_INSERT },
+    { "SELECT 1 --\xa0'\n", R, "", "", SQL_VERB_SELECT },
+    { "UPDATE orders SET n\xc3\xa0 = 1 WHERE buyer_id = 5", W | U, "5", "", SQL_VERB_UPDATE },
     /* malformed */
     { "INSERT INTO orders (buyer_id) VALUES (1, 'unterminated", W | U | UNK, "1", "", SQL_VERB_INSERT },
 };

@@ -45,17 +45,59 @@ static uint32_t journal_crc32(const char *p, size_t len)
     return ~crc;
 }
 
+static int journal_word_char(char c)
+{
+    unsigned char ch = (unsigned char)c;
+
+    return ch == '_' || ch == '-' || ch == '.' || ch == ':' ||
+           (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
 static int journal_is_word(const char *s, size_t max)
 {
     size_t n = 0;
 
-    for (; s[n] != '\0'; n++) {
-        unsigned char ch = (unsigned char)s[n];
-        if (!(ch == '_' || ch == '-' || ch == '.' || ch == ':' ||
-              (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')))
-            return 0;
+    while (s[n] != '\0' && journal_word_char(s[n]))
+        n++;
+    return s[n] == '\0' && n > 0 && n < max;
+}
+
+/*
+ * The token at *p up to the next space or end, as written by journal_append:
+ * a decimal number (1 to 20 digits, fits uint64) into *num, or a word
+ * shorter than max into word. *p moves past the token and one space.
+ * Returns 0, or -1 if the token is not one journal_append writes.
+ */
+static int journal_take_number(const char **p, const char *end, uint64_t *num)
+{
+    const char *q = *p;
+    uint64_t v = 0;
+
+    for (; q < end && *q != ' '; q++) {
+        unsigned d = (unsigned)(*q - '0');
+        if (d > 9 || v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
     }
-    return n > 0 && n < max;
+    if (q == *p || q - *p > 20)
+        return -1;
+    *num = v;
+    *p = q < end ? q + 1 : q;
+    return 0;
+}
+
+static int journal_take_word(const char **p, const char *end, char *word, size_t max)
+{
+    const char *q = *p;
+
+    while (q < end && journal_word_char(*q))
+        q++;
+    if (q == *p || (size_t)(q - *p) >= max || (q < end && *q != ' '))
+        return -1;
+    memcpy(word, *p, (size_t)(q - *p));
+    word[q - *p] = '\0';
+    *p = q < end ? q + 1 : q;
+    return 0;
 }
 
 static void journal_encode(struct strbuf *b, const char *v)
@@ -142,31 +184,29 @@ static int journal_parse_line(const char *line, size_t len, struct journal_recor
         }
     if (hash == NULL || line + len - hash != 9)
         return -1;
-    char crc_text[9];
-    memcpy(crc_text, hash + 1, 8);
-    crc_text[8] = '\0';
-    char *end;
-    unsigned long crc = strtoul(crc_text, &end, 16);
+    uint32_t crc = 0;
+    for (int i = 1; i <= 8; i++) {
+        int h = journal_hex(hash[i]);
+        if (h < 0)
+            return -1;
+        crc = crc << 4 | (uint32_t)h;
+    }
     size_t body_len = (size_t)(hash - 1 - line);
-    if (*end != '\0' || crc != journal_crc32(line, body_len))
+    if (crc != journal_crc32(line, body_len))
         return -1;
 
-    char body[JOURNAL_LINE_MAX];
-    if (body_len >= sizeof(body))
-        return -1;
-    memcpy(body, line, body_len);
-    body[body_len] = '\0';
-    unsigned long long seq, t;
-    int off = 0;
+    /* exactly what journal_append writes: a record read back means what it
+     * meant when written (an id or step too long must not spill into the
+     * next token; a sign must not wrap a number) */
+    const char *p = line, *end = line + body_len;
     memset(r, 0, sizeof(*r));
-    if (sscanf(body, "%llu %llu %39s %31s%n", &seq, &t, r->id, r->step, &off) != 4)
+    if (body_len >= JOURNAL_LINE_MAX || memchr(line, '\0', body_len) != NULL ||
+        journal_take_number(&p, end, &r->seq) < 0 ||
+        journal_take_number(&p, end, &r->time_ms) < 0 ||
+        journal_take_word(&p, end, r->id, sizeof(r->id)) < 0 ||
+        journal_take_word(&p, end, r->step, sizeof(r->step)) < 0)
         return -1;
-    r->seq = seq;
-    r->time_ms = t;
-    const char *f = body + off;
-    while (*f == ' ')
-        f++;
-    r->fields = strdup(f);
+    r->fields = strndup(p, (size_t)(end - p));
     return r->fields == NULL ? -1 : 0;
 }
 
@@ -218,6 +258,14 @@ static int journal_read(struct journal *j, struct journal_report *rep, char *err
         if (bad) {
             snprintf(err, errlen, "%s:%zu: corrupt journal record (bad format or checksum)",
                      j->path, lineno);
+            free(data);
+            return -1;
+        }
+        if (r.seq != j->next_seq) {
+            /* whole, checksummed lines out of order: lost or copied, not torn */
+            snprintf(err, errlen, "%s:%zu: corrupt journal: record %" PRIu64 " where %" PRIu64
+                     " was due", j->path, lineno, r.seq, j->next_seq);
+            free(r.fields);
             free(data);
             return -1;
         }

@@ -16,7 +16,9 @@
  * Reading back: a last line without its newline or with a bad CRC is a write
  * torn by a crash; it is ignored, reported to the caller and cut off so the
  * next append starts on a clean line. A bad line anywhere else is corruption:
- * the journal refuses to open.
+ * the journal refuses to open. So is a line journal_append would not have
+ * written (an id or step too long or not a word, a number with a sign) and a
+ * record whose seq is not the one due (lines lost or copied in).
  *
  * Thread-safe: appends and readers are serialized by a mutex. Status
  * convention: 0 / -1 with the reason in the caller's err buffer.

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "router/strbuf.h"
+
 #define GW_HEADER_NAME_MAX 128
 
 static const char *const gw_hop_by_hop[] = {
@@ -12,30 +14,41 @@ static const char *const gw_hop_by_hop[] = {
     "Transfer-Encoding", "Upgrade", "Proxy-Authenticate", "Proxy-Authorization", NULL
 };
 
-/* Is name one of the comma-separated tokens of list? */
-static bool gw_token_listed(const char *list, const char *name)
+static bool gw_is_token_sep(char c)
 {
+    return c == ' ' || c == '\t' || c == ',' || c == '\0';
+}
+
+/* Is name one of the comma-separated tokens of list (len bytes)? */
+static bool gw_token_listed(const char *list, size_t len, const char *name)
+{
+    const char *end = list + len;
     size_t nlen = strlen(name);
 
-    while (list != NULL && *list != '\0') {
-        while (*list == ' ' || *list == '\t' || *list == ',')
+    while (list < end) {
+        while (list < end && gw_is_token_sep(*list))
             list++;
-        const char *end = list;
-        while (*end != '\0' && *end != ',' && *end != ' ' && *end != '\t')
-            end++;
-        if ((size_t)(end - list) == nlen && nlen > 0 && strncasecmp(list, name, nlen) == 0)
+        const char *tok = list;
+        while (list < end && !gw_is_token_sep(*list))
+            list++;
+        if ((size_t)(list - tok) == nlen && nlen > 0 && strncasecmp(tok, name, nlen) == 0)
             return true;
-        list = end;
     }
+    return false;
+}
+
+static bool gw_is_fixed_hop_by_hop(const char *name)
+{
+    for (size_t i = 0; gw_hop_by_hop[i] != NULL; i++)
+        if (strcasecmp(name, gw_hop_by_hop[i]) == 0)
+            return true;
     return false;
 }
 
 bool gw_header_is_hop_by_hop(const char *name, const char *connection)
 {
-    for (size_t i = 0; gw_hop_by_hop[i] != NULL; i++)
-        if (strcasecmp(name, gw_hop_by_hop[i]) == 0)
-            return true;
-    return gw_token_listed(connection, name);
+    return gw_is_fixed_hop_by_hop(name) ||
+           (connection != NULL && gw_token_listed(connection, strlen(connection), name));
 }
 
 /*
@@ -46,7 +59,7 @@ bool gw_header_is_hop_by_hop(const char *name, const char *connection)
  */
 struct gw_req_ctx {
     const struct gw_forward_info *f;
-    const char *connection;
+    const char *connection;     /* every Connection header's tokens, or NULL */
     const char *xff;            /* the client's X-Forwarded-For */
     const char *xfp;
     const char *via;
@@ -119,13 +132,39 @@ static void gw_list_put_ours(struct gw_req_ctx *c, const char *xff, const char *
         gw_list_put(c, "Content-Type", NULL);   /* curl types a POST body itself */
 }
 
+/* Join the values of every Connection header into the strbuf cls. */
+static enum MHD_Result gw_req_connection(void *cls, enum MHD_ValueKind kind,
+                                         const char *name, const char *value)
+{
+    struct strbuf *b = cls;
+
+    (void)kind;
+    if (strcasecmp(name, "Connection") == 0 && value != NULL) {
+        if (b->len > 0)
+            strbuf_append(b, ",", 1);
+        strbuf_puts(b, value);
+    }
+    return MHD_YES;
+}
+
+/*
+ * A request may carry several Connection headers: each lists hop-by-hop
+ * headers (RFC 9110 section 5.3), so all their tokens are dropped, not only
+ * the first header's.
+ */
 struct curl_slist *gw_headers_request(struct MHD_Connection *conn,
                                       const struct gw_forward_info *f)
 {
     struct gw_req_ctx c = { .f = f };
+    struct curl_slist *block = NULL;
+    struct strbuf connection;
     char xff[1024], via[1024];
 
-    c.connection = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Connection");
+    strbuf_init(&connection);
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, gw_req_connection, &connection);
+    if (connection.failed)
+        goto out;
+    c.connection = connection.buf;
     MHD_get_connection_values(conn, MHD_HEADER_KIND, gw_req_header, &c);
     if (c.xff != NULL && c.xff[0] != '\0')
         snprintf(xff, sizeof(xff), "%s, %s", c.xff, f->client_ip);
@@ -138,14 +177,16 @@ struct curl_slist *gw_headers_request(struct MHD_Connection *conn,
     gw_list_put_ours(&c, xff, via);
 
     size_t n = c.n, bytes = c.bytes;
-    struct curl_slist *block = malloc(n * sizeof(*block) + bytes);
+    block = malloc(n * sizeof(*block) + bytes);
     if (block == NULL)
-        return NULL;
+        goto out;
     c.n = c.bytes = 0;
     c.nodes = block;
     c.text = (char *)(block + n);
     MHD_get_connection_values(conn, MHD_HEADER_KIND, gw_req_header, &c);
     gw_list_put_ours(&c, xff, via);
+out:
+    strbuf_deinit(&connection);
     return block;
 }
 
@@ -168,22 +209,26 @@ int gw_header_split(const char *line, size_t len, char *name, size_t namecap,
     return 0;
 }
 
-/* The Connection header's value among the lines, copied into out ("" if none). */
-static void gw_find_connection(const char *lines, size_t len, char *out, size_t outcap)
+/*
+ * The values of every Connection line among the lines, joined by ',' into
+ * out: each lists hop-by-hop headers, however long it is and however many
+ * there are (RFC 9110 section 5.3).
+ */
+static void gw_find_connection(const char *lines, size_t len, struct strbuf *out)
 {
     const char *p = lines, *end = lines + len;
     char name[GW_HEADER_NAME_MAX];
 
-    out[0] = '\0';
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t l = nl ? (size_t)(nl - p + 1) : (size_t)(end - p);
         const char *v;
         size_t vl;
         if (gw_header_split(p, l, name, sizeof(name), &v, &vl) == 0 &&
-            strcasecmp(name, "Connection") == 0 && vl < outcap) {
-            memcpy(out, v, vl);
-            out[vl] = '\0';
+            strcasecmp(name, "Connection") == 0) {
+            if (out->len > 0)
+                strbuf_append(out, ",", 1);
+            strbuf_append(out, v, vl);
         }
         p += l;
     }
@@ -194,20 +239,25 @@ void gw_headers_response(struct MHD_Response *resp, const char *lines, size_t le
                          long long *content_length)
 {
     const char *p = lines, *end = lines + len;
-    char name[GW_HEADER_NAME_MAX], value[4096], connection[512];
+    char name[GW_HEADER_NAME_MAX], value[4096];
+    struct strbuf connection;
     bool via_done = false;
 
     *has_unit = false;
     *content_length = -1;
-    gw_find_connection(lines, len, connection, sizeof(connection));
-    while (p < end) {
+    strbuf_init(&connection);
+    gw_find_connection(lines, len, &connection);
+    /* out of memory: which headers are hop-by-hop is unknown, pass none */
+    while (p < end && !connection.failed) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t l = nl ? (size_t)(nl - p + 1) : (size_t)(end - p);
         const char *v;
         size_t vl;
         int ok = gw_header_split(p, l, name, sizeof(name), &v, &vl);
         p += l;
-        if (ok < 0 || vl >= sizeof(value) - strlen(via) - 3)
+        /* a NUL in a value is malformed (RFC 9110 section 5.5) and would cut
+         * off what we append to it */
+        if (ok < 0 || vl >= sizeof(value) - strlen(via) - 3 || memchr(v, '\0', vl) != NULL)
             continue;
         memcpy(value, v, vl);
         value[vl] = '\0';
@@ -215,20 +265,22 @@ void gw_headers_response(struct MHD_Response *resp, const char *lines, size_t le
             *content_length = strtoll(value, NULL, 10);
             continue;
         }
-        if (gw_header_is_hop_by_hop(name, connection))
+        if (gw_is_fixed_hop_by_hop(name) ||
+            gw_token_listed(connection.buf ? connection.buf : "", connection.len, name))
             continue;
         bool unit = strcasecmp(name, "X-Unit") == 0;
-        if (unit || strcasecmp(name, "X-Unit-Home") == 0) {
-            if (!keep_unit)
-                continue;
-            *has_unit |= unit;
-        }
-        if (strcasecmp(name, "Via") == 0 && !via_done) {
+        if ((unit || strcasecmp(name, "X-Unit-Home") == 0) && !keep_unit)
+            continue;
+        bool ours = strcasecmp(name, "Via") == 0 && !via_done;
+        if (ours)
             snprintf(value + vl, sizeof(value) - vl, ", %s", via);
-            via_done = true;
-        }
-        MHD_add_response_header(resp, name, value);
+        /* libmicrohttpd refuses a value with a CR or LF in it: then it did
+         * not pass (the caller adds its own X-Unit, our Via goes alone) */
+        bool added = MHD_add_response_header(resp, name, value) == MHD_YES;
+        *has_unit |= unit && added;
+        via_done |= ours && added;
     }
+    strbuf_deinit(&connection);
     if (!via_done)
         MHD_add_response_header(resp, "Via", via);
 }

@@ -44,8 +44,9 @@ int gw_header_split(const char *line, size_t len, char *name, size_t namecap,
 
 /*
  * Add the upstream's response header lines (raw "Name: value\r\n"...) to
- * resp, minus hop-by-hop headers and framing (Content-Length,
- * Transfer-Encoding), appending via to any Via. keep_unit: pass X-Unit and
+ * resp, minus hop-by-hop headers (also those named by any Connection line)
+ * and framing (Content-Length, Transfer-Encoding), appending via to the
+ * first Via (or adding it alone if there is none). keep_unit: pass X-Unit and
  * X-Unit-Home through (answer of another gateway); otherwise drop them.
  * *has_unit is set when X-Unit was passed. *content_length gets the
  * upstream's Content-Length, or -1.

@@ -37,9 +37,12 @@ int admin_http_parse_addr(const char *hostport, struct sockaddr_in *out)
         return -1;
     memcpy(host, hostport, (size_t)(colon - hostport));
     host[colon - hostport] = '\0';
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port <= 0 || port > 65535)
+    /* digits only: strtol alone would take " 80", "\r80" and "+80" */
+    size_t digits = strspn(colon + 1, "0123456789");
+    if (digits == 0 || digits > 5 || colon[1 + digits] != '\0')
+        return -1;
+    long port = strtol(colon + 1, NULL, 10);
+    if (port <= 0 || port > 65535)
         return -1;
     memset(out, 0, sizeof(*out));
     out->sin_family = AF_INET;

@@ -31,6 +31,7 @@ struct rules_parse_ctx {
     size_t             nunits;
     char              *err;
     size_t             errlen;
+    int               *line_out;    /* set: the line goes here, not into err */
 };
 
 static void rules_fail(struct rules_parse_ctx *c, int line, const char *fmt, ...)
@@ -44,9 +45,11 @@ static void rules_fail(struct rules_parse_ctx *c, int line, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (c->line_out != NULL)
+        *c->line_out = line;
     if (c->err == NULL || c->errlen == 0)
         return;
-    if (line > 0)
+    if (line > 0 && c->line_out == NULL)
         snprintf(c->err, c->errlen, "line %d: %s", line, msg);
     else
         snprintf(c->err, c->errlen, "%s", msg);
@@ -531,6 +534,13 @@ static int rules_check_text(struct rules_parse_ctx *c, const char *text, size_t 
     return rules_check_tokens(c, text, len);
 }
 
+int rules_check_config_text(const char *text, size_t len, int *line, char *err, size_t errlen)
+{
+    struct rules_parse_ctx c = { NULL, 0, err, errlen, line };
+
+    return rules_check_tokens(&c, text, len);
+}
+
 static int rules_read_header(struct rules_parse_ctx *c, const config_setting_t *root,
                              struct rules *r)
 {
@@ -593,7 +603,7 @@ struct rules *rules_parse(const char *text, size_t len,
                           const char *const *unit_names, size_t nunits,
                           char *err, size_t errlen)
 {
-    struct rules_parse_ctx c = { unit_names, nunits, err, errlen };
+    struct rules_parse_ctx c = { unit_names, nunits, err, errlen, NULL };
     struct rules_entry *ranges = NULL, *ovr = NULL, *bans = NULL;
     size_t nranges, novr, nbans;
     config_t cfg;

@@ -90,6 +90,16 @@ struct rules *rules_parse(const char *text, size_t len,
                           char *err, size_t errlen);
 
 /*
+ * Check libconfig text before libconfig 1.5 reads it, as rules_parse does:
+ * every integer literal fits its type (libconfig wraps silently: write large
+ * values with an L suffix), and a string stands only where the grammar
+ * takes one (libconfig leaks a string token at such a syntax error).
+ * Shared with every config file reader (topology_read_config). Returns 0,
+ * or -1 with the line in *line (0: none) and why in err.
+ */
+int rules_check_config_text(const char *text, size_t len, int *line, char *err, size_t errlen);
+
+/*
  * Canonical text of r, NUL-terminated, malloc'd and owned by the caller.
  * Byte-stable: equal rule sets print the same bytes, and
  * rules_parse(rules_print(r)) equals r. *len (if not NULL) gets the length.

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strbuf.h"
+
 struct topology_ctx {
     const char *path;
     char       *err;
@@ -38,18 +40,60 @@ int topology_resolve_path(const char *dir, const char *path, char *out, size_t o
     return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
+/* The whole file at path, NUL-terminated, into *text (malloc'd). 0 or -1 (err). */
+static int topology_slurp(const char *path, char **text, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    struct strbuf b;
+    char chunk[4096];
+    size_t got;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot read the file: %s", path, strerror(errno));
+        return -1;
+    }
+    strbuf_init(&b);
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        strbuf_append(&b, chunk, got);
+    int read_errno = ferror(f) ? errno : 0;
+    fclose(f);
+    *len = b.len;
+    *text = b.buf != NULL ? strbuf_steal(&b) : strdup("");
+    if (read_errno != 0 || *text == NULL) {
+        snprintf(err, errlen, "%s: cannot read the file: %s", path,
+                 read_errno ? strerror(read_errno) : "out of memory");
+        free(*text);
+        strbuf_deinit(&b);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The text is checked before libconfig 1.5 parses it, as rule documents are
+ * (rules_check_config_text): it silently wraps an integer too large for its
+ * type, and leaks a string token at some syntax errors (found by
+ * fuzz_topology); a NUL byte would end the text early.
+ */
 int topology_read_config(struct config_t *cfg, const char *path, char *err, size_t errlen)
 {
-    errno = 0;
-    if (config_read_file(cfg, path) == CONFIG_TRUE)
-        return 0;
-    if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
-        snprintf(err, errlen, "%s: cannot read the file: %s", path,
-                 errno ? strerror(errno) : "I/O error");
-    else
+    char *text = NULL, why[384];
+    size_t len = 0;
+    int rc = -1, line = 0;
+
+    if (topology_slurp(path, &text, &len, err, errlen) < 0)
+        return -1;
+    if (memchr(text, '\0', len) != NULL)
+        snprintf(err, errlen, "%s: contains a NUL byte", path);
+    else if (rules_check_config_text(text, len, &line, why, sizeof(why)) < 0)
+        snprintf(err, errlen, "%s:%d: %s", path, line, why);
+    else if (config_read_string(cfg, text) != CONFIG_TRUE)
         snprintf(err, errlen, "%s:%d: %s", path, config_error_line(cfg),
                  config_error_text(cfg) ? config_error_text(cfg) : "syntax error");
-    return -1;
+    else
+        rc = 0;
+    free(text);
+    return rc;
 }
 
 static int topology_check_keys(struct topology_ctx *c, const config_setting_t *group,

@@ -270,6 +270,96 @@ static void test_empty_file(void **state)
     journal_close(j);
 }
 
+static uint32_t crc32_of(const char *p, size_t len)
+{
+    uint32_t crc = 0xffffffffu;
+    for (size_t i = 0; i < len; i++) {
+        crc ^= (unsigned char)p[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+/* Write records given as bodies, each with its correct " #crc": whole lines. */
+static void spit_records(const char *path, const char *const *bodies, size_t n)
+{
+    char text[1024];
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s #%08x\n", bodies[i],
+                                crc32_of(bodies[i], strlen(bodies[i])));
+    assert_true(len < sizeof(text));
+    spit(path, text, len);
+}
+
+/* Found by fuzz_journal: "%39s" cut a longer id and read its rest as the step. */
+static void test_overlong_id_refused(void **state)
+{
+    struct tmp *t = *state;
+    char err[256] = "";
+    const char *const bodies[] = {
+        "1 1 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa begin",
+        "2 2 c1 end",
+    };
+
+    spit_records(t->path, bodies, 2);
+    assert_null(journal_open(t->path, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, ":1: corrupt journal record"));
+}
+
+/* Found by fuzz_journal: an id or step journal_append refuses, or a signed number. */
+static void test_unwritable_tokens_refused(void **state)
+{
+    struct tmp *t = *state;
+    const char *const cases[][2] = {
+        { "1 1 c\x82 begin", "2 2 c1 end" },
+        { "1 1 c1 bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "2 2 c1 end" },
+        { "+1 1 c1 begin", "2 2 c1 end" },
+        { "1 -1 c1 begin", "2 2 c1 end" },
+        { "1  1 c1 begin", "2 2 c1 end" },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[256] = "";
+        spit_records(t->path, cases[i], 2);
+        assert_null(journal_open(t->path, NULL, err, sizeof(err)));
+        assert_non_null(strstr(err, ":1: corrupt journal record"));
+    }
+}
+
+/* Found by fuzz_journal: whole lines lost or copied in went unnoticed. */
+static void test_out_of_sequence_refused(void **state)
+{
+    struct tmp *t = *state;
+    char err[256] = "";
+    const char *const gap[] = { "1 1 c1 begin", "3 2 c1 banned", "4 3 c1 end" };
+    const char *const last[] = { "1 1 c1 begin", "1 2 c1 begin" };
+
+    spit_records(t->path, gap, 3);
+    assert_null(journal_open(t->path, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, ":2: corrupt journal: record 3 where 2 was due"));
+    /* a whole, checksummed last line is no torn write: refused, not cut off */
+    spit_records(t->path, last, 2);
+    assert_null(journal_open(t->path, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, ":2: corrupt journal: record 1 where 2 was due"));
+}
+
+static void test_leading_zeros_read(void **state)
+{
+    struct tmp *t = *state;
+    char err[256];
+    struct journal_report rep;
+    const char *const bodies[] = { "01 0005 c1 begin k=v", "2 6 c1 end" };
+
+    spit_records(t->path, bodies, 2);
+    struct journal *j = journal_open(t->path, &rep, err, sizeof(err));
+    assert_non_null(j);
+    assert_int_equal(rep.records, 2);
+    assert_int_equal(rep.torn_bytes, 0);
+    journal_close(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +372,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_words_refused, tmp_setup, tmp_teardown),
         cmocka_unit_test(test_unreadable_path),
         cmocka_unit_test_setup_teardown(test_empty_file, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_overlong_id_refused, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_unwritable_tokens_refused, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_out_of_sequence_refused, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_leading_zeros_read, tmp_setup, tmp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -256,6 +256,26 @@ static void test_error_syntax_and_missing_file(void **state)
     assert_non_null(strstr(err, missing));
 }
 
+/* Found by fuzz_topology: libconfig 1.5 wraps an oversized integer silently. */
+static void test_error_integer_too_large(void **state)
+{
+    struct fx *fx = *state;
+
+    load_fails(fx, HEAD "units = (\n{ name = \"dc-a\"; public_url = \"http://x:1\";\n"
+                        "  db = { host = \"h\"; port = 4294967297; user = \"u\"; }; }\n);\n",
+               5, "integer 4294967297 does not fit 32 bits");
+}
+
+/* Found by fuzz_topology: libconfig 1.5 leaked this string token (ASan run). */
+static void test_error_string_after_value(void **state)
+{
+    struct fx *fx = *state;
+
+    load_fails(fx, HEAD "units = 1 \"dc-a\";\n", 3, "unexpected string");
+    load_fails(fx, HEAD "units = (\n" UNIT_A "\n);\nx = \"a\" ]\n\"b\";\n", 7,
+               "unexpected string");
+}
+
 static void test_resolve_path(void **state)
 {
     char out[16];
@@ -288,6 +308,8 @@ int main(void)
         T(test_error_db),
         T(test_error_units_list),
         T(test_error_syntax_and_missing_file),
+        T(test_error_integer_too_large),
+        T(test_error_string_after_value),
         cmocka_unit_test(test_resolve_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

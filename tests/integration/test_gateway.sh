@@ -133,6 +133,10 @@ t_match "X-Forwarded-Proto added" 'http' "$(echo "$out" | grep -i 'h X-Forwarded
 t_match "Via added" '1.1 unitgw-dc-a' "$(echo "$out" | grep -i '^h Via')"
 t_eq "hop-by-hop request headers stripped" "" "$(echo "$out" | grep -iE '^h (X-Drop|Keep-Alive|Connection):')"
 t_eq "hop-by-hop response headers stripped" "" "$(echo "$out" | grep -iE '^(X-Secret-Hop|Keep-Alive):')"
+out=$(c -i -H 'X-Buyer-Id: 1' -H 'Connection: keep-alive' -H 'Connection: X-Second' \
+      -H 'X-Second: secret' "http://127.0.0.1:$GA/api/orders")
+t_eq "every Connection header's tokens stripped, not only the first's" "" \
+     "$(echo "$out" | grep -iE '^h (X-Second|Connection):')"
 
 out=$(c -i -H 'X-Buyer-Id: 5001' http://127.0.0.1:$GA/api/x)
 t_match "cross-unit forward: up-b serves buyer 5001" '^upstream=up-b' "$(echo "$out" | grep upstream=)"

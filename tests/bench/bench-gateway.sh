@@ -6,11 +6,15 @@
 # wrk, 64 connections: every run is a BENCH_WARMUP s warm-up then
 # BENCH_SECONDS s measured; nginx + Lua and unitgw forward mode run
 # BENCH_ROUNDS times each, alternating, and the medians are compared (the
-# machine is shared: the ratio of medians is the figure to trust). Also prints
-# unitgw in redirect mode and its RSS holding 1000 idle keep-alive connections.
+# machine is shared: the ratio of medians is the figure to trust). Each round
+# also runs gw_floor (tests/bench/gw_floor.c): libmicrohttpd + libcurl used
+# as unitgw uses them, forwarding GETs and nothing else, the most any gateway
+# built that way reaches here. Also prints unitgw in redirect mode and its RSS
+# holding 1000 idle keep-alive connections.
 # Loopback only, ports 18500-18599; everything started is stopped on exit.
 #   make bench-gateway          (or: bash tests/bench/bench-gateway.sh)
-# Env: UR_BIN (unitgw's directory, default bin/), BENCH_SECONDS (10),
+# Env: UR_BIN (unitgw's directory, default bin/), BENCH_FLOOR (gw_floor,
+# default build/bench/gw_floor; empty: no floor), BENCH_SECONDS (10),
 # BENCH_WARMUP (2), BENCH_ROUNDS (3), BENCH_CONNS (64), BENCH_WORKERS (1),
 # BENCH_SYSCALLS (0; 1 = also count each side's system calls per request
 # with strace -c during a BENCH_SYSCALL_SECONDS (3) s run: strace slows the
@@ -23,7 +27,8 @@ WARM=${BENCH_WARMUP:-2}
 ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNS:-64}
 WORKERS=${BENCH_WORKERS:-1}
-UP=18501 LUA=18502 GW=18503 GWADM=18513 GWR=18504 GWRADM=18514
+UP=18501 LUA=18502 GW=18503 GWADM=18513 GWR=18504 GWRADM=18514 FLOOR=18505
+FLOOR_BIN=${BENCH_FLOOR-$UR_ROOT/build/bench/gw_floor}
 D=$(t_tmpdir)
 NGINX_MODS=/usr/lib/nginx/modules
 
@@ -31,6 +36,8 @@ for tool in nginx wrk python3 openssl; do
     command -v "$tool" >/dev/null || { echo "bench-gateway: $tool missing (make deps-bench)"; exit 1; }
 done
 [ -x "$UR_BIN/unitgw" ] || { echo "bench-gateway: $UR_BIN/unitgw missing (make all)"; exit 1; }
+[ -z "$FLOOR_BIN" ] || [ -x "$FLOOR_BIN" ] ||
+    { echo "bench-gateway: $FLOOR_BIN missing (make tests)"; exit 1; }
 
 # ---- nginx: the upstream, and the nginx + Lua routing peer ----------------------
 nginx_conf() { # nginx_conf NAME WORKERS SERVER-BLOCK
@@ -103,6 +110,11 @@ t_start unitgw "$D/gw.log" "$UR_BIN/unitgw" -c "$D/gw.conf"
 GW_PID=$T_LAST_PID
 t_start unitgw-redirect "$D/gwr.log" "$UR_BIN/unitgw" -c "$D/gwr.conf"
 for p in $UP $LUA $GW $GWADM $GWR $GWRADM; do t_wait_port $p || exit 1; done
+if [ -n "$FLOOR_BIN" ]; then
+    t_start gw_floor "$D/floor.log" "$FLOOR_BIN" $FLOOR "http://127.0.0.1:$UP"
+    FLOOR_PID=$T_LAST_PID
+    t_wait_port $FLOOR || exit 1
+fi
 cat >"$D/rules.conf" <<EOF
 version = 1L;
 buckets = 10000;
@@ -135,12 +147,16 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (
 echo "bench-gateway: wrk -c$CONNS, ${WARM}s warm-up + ${SECS}s each, $WORKERS worker(s) each side," \
      "$ROUNDS alternating rounds; 2 cores shared by client and servers"
 run "nginx upstream (direct)" "http://127.0.0.1:$UP/x" 1
-NGX_ALL="" NGX_P99S="" GW_ALL="" GW_P99S=""
+NGX_ALL="" NGX_P99S="" GW_ALL="" GW_P99S="" FLOOR_ALL=""
 for r in $(seq 1 "$ROUNDS"); do
     run "nginx + Lua routing  #$r" "http://127.0.0.1:$LUA/x" 1
     NGX_ALL="$NGX_ALL $RPS" NGX_P99S="$NGX_P99S $P99"
     run "unitgw forward (local) #$r" "http://127.0.0.1:$GW/x" 1
     GW_ALL="$GW_ALL $RPS" GW_P99S="$GW_P99S $P99"
+    if [ -n "$FLOOR_BIN" ]; then
+        run "gw_floor (MHD+curl only) #$r" "http://127.0.0.1:$FLOOR/x" 1
+        FLOOR_ALL="$FLOOR_ALL $RPS"
+    fi
 done
 NGX_RPS=$(echo "$NGX_ALL" | median) NGX_P99=$(echo "$NGX_P99S" | median)
 GW_RPS=$(echo "$GW_ALL" | median) GW_P99=$(echo "$GW_P99S" | median)
@@ -148,6 +164,12 @@ run "unitgw redirect (307)" "http://127.0.0.1:$GWR/x" 5001
 echo "medians: nginx+Lua $NGX_RPS req/s p99 $NGX_P99 ms; unitgw $GW_RPS req/s p99 $GW_P99 ms"
 echo "ratio unitgw / nginx+Lua: $(awk -v a="$GW_RPS" -v b="$NGX_RPS" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "?" }')" \
      "(p99 $GW_P99 ms vs $NGX_P99 ms)"
+if [ -n "$FLOOR_BIN" ]; then
+    FLOOR_RPS=$(echo "$FLOOR_ALL" | median)
+    echo "floor of libmicrohttpd + libcurl (gw_floor, no routing): $FLOOR_RPS req/s;" \
+         "gw_floor / nginx+Lua: $(awk -v a="$FLOOR_RPS" -v b="$NGX_RPS" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "?" }')," \
+         "unitgw / gw_floor: $(awk -v a="$GW_RPS" -v b="$FLOOR_RPS" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "?" }')"
+fi
 
 # ---- system calls per request (optional) -------------------------------------------
 # syscalls NAME URL PID...: strace -c the processes during a wrk run; prints the
@@ -176,6 +198,7 @@ if [ "${BENCH_SYSCALLS:-0}" = 1 ]; then
         # shellcheck disable=SC2046
         syscalls "nginx+Lua workers" "http://127.0.0.1:$LUA/x" $(pgrep -P "$LUA_PID")
         syscalls "unitgw" "http://127.0.0.1:$GW/x" "$GW_PID"
+        [ -z "$FLOOR_BIN" ] || syscalls "gw_floor" "http://127.0.0.1:$FLOOR/x" "$FLOOR_PID"
     else
         echo "bench-gateway: strace missing: no system call counts"
     fi

@@ -555,3 +555,35 @@ int mysql_execute_param(const uint8_t *payload, size_t len, uint16_t nparams,
     }
     return -1;
 }
+
+/* A decimal number of 1 to 3 digits at *s, advanced; -1 if none. */
+static long version_part(const char **s)
+{
+    long v = 0;
+    int n = 0;
+
+    while (n < 3 && **s >= '0' && **s <= '9') {
+        v = v * 10 + (**s - '0');
+        (*s)++;
+        n++;
+    }
+    return n == 0 || (**s >= '0' && **s <= '9') ? -1 : v;
+}
+
+unsigned long mysql_mariadb_version(const char *server_version)
+{
+    const char *s = server_version;
+    long major, minor, patch;
+
+    if (strstr(s, "MariaDB") == NULL)
+        return 0;
+    if (strncmp(s, "5.5.5-", 6) == 0)   /* the replication-compatible prefix */
+        s += 6;
+    if ((major = version_part(&s)) < 0 || *s++ != '.' ||
+        (minor = version_part(&s)) < 0 || *s++ != '.' ||
+        (patch = version_part(&s)) < 0)
+        return 0;
+    if (major < 10 || major > 99 || minor > 99 || patch > 99)
+        return 0;
+    return (unsigned long)(major * 10000 + minor * 100 + patch);
+}

@@ -180,6 +180,14 @@ struct mysql_greeting {
 int mysql_greeting_parse(const uint8_t *payload, size_t len, struct mysql_greeting *g);
 
 /*
+ * MariaDB's version id (major * 10000 + minor * 100 + patch, 10.11.19 =
+ * 101119, what its versioned comments compare with) from a greeting's
+ * version string ("5.5.5-10.11.19-MariaDB-..." or "10.11.19-MariaDB..."),
+ * or 0 when the string is not a MariaDB 10+ version.
+ */
+unsigned long mysql_mariadb_version(const char *server_version);
+
+/*
  * Clear the masked capabilities (MYSQL_CAPS_MASKED) and every MariaDB
  * extended capability in a greeting payload, in place. Returns 0, or -1 if
  * the payload is not a parsable greeting (nothing is changed).

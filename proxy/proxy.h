@@ -125,6 +125,15 @@ struct proxy_conn {
     uint32_t    server_caps;    /* greeting capabilities (masked) */
     bool        deprecate_eof;
     char        db[SQL_NAME_MAX];
+    unsigned long server_version; /* MariaDB version id of the greeting (0 = unknown) */
+    /* how the session's client character set reads bytes above 0x7F, as
+     * SQL_MODE_CHARSET_KNOWN | SQL_MODE_SPACE_* | SQL_MODE_MAYBE_* (sql_lexer.h) */
+    unsigned    cs_default;     /* the greeting's (server default); 0 = unknown or unsafe */
+    unsigned    cs_mode;        /* now */
+    unsigned    cs_mode_hs;     /* from the handshake / COM_CHANGE_USER (reset returns here) */
+    unsigned    cs_mode_next;   /* cs_mode once the query that changed it ends without ERR */
+    bool        cs_confirm;     /* cs_mode_next waits for the response's end */
+    bool        resp_err;       /* an ERR was seen in the current response */
 
     struct proxy_stmt *stmts;   /* prepared statements */
     size_t      nstmts, stmts_cap;

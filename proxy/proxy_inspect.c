@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "proxy/mysql_packet.h"
+#include "proxy/sql_charset.h"
 
 /* MariaDB lets EXECUTE name the statement prepared last as id 0xffffffff
  * (PREPARE and EXECUTE sent back to back: mariadb_stmt_execute_direct). */
@@ -167,10 +168,62 @@ static bool session_txn_banned(struct proxy_conn *c, char *msg, size_t msglen)
 
 /* ---- inspection of commands ------------------------------------------------ */
 
-/* The session's sql_mode as far as lexing goes (the server's status flag). */
+unsigned inspect_charset_mode(const struct sql_charset *cs)
+{
+    if (cs == NULL)
+        return SQL_MODE_CHARSET_KNOWN | SQL_MODE_MAYBE_A0 | SQL_MODE_MAYBE_FF;
+    return SQL_MODE_CHARSET_KNOWN | ((cs->space & SQL_CS_SPACE_A0) ? SQL_MODE_SPACE_A0 : 0) |
+           ((cs->space & SQL_CS_SPACE_FF) ? SQL_MODE_SPACE_FF : 0);
+}
+
+enum sql_reason inspect_client_charset(struct proxy_conn *c, unsigned id, unsigned *mode,
+                                       char *msg, size_t msglen)
+{
+    const struct sql_charset *cs = sql_charset_by_collation(id);
+
+    if (cs != NULL && cs->unsafe)
+        return sql_decide_charset(cs->name, id, msg, msglen);
+    if (cs == NULL && c->cs_default == 0)
+        return sql_decide_charset(NULL, id, msg, msglen);
+    /* an unknown id gets the server's global character_set_client: safe
+     * (the proxy refuses to set an unsafe one) but not known which */
+    *mode = inspect_charset_mode(cs);
+    return SQL_ALLOW;
+}
+
+/* How the session reads text: character set, NO_BACKSLASH_ESCAPES, version. */
 static unsigned inspect_sql_mode(const struct proxy_conn *c)
 {
-    return (c->status & MYSQL_STATUS_NO_BACKSLASH_ESCAPES) ? SQL_MODE_NO_BACKSLASH_ESCAPES : 0;
+    return c->cs_mode | SQL_MODE_VERSION(c->server_version) |
+           ((c->status & MYSQL_STATUS_NO_BACKSLASH_ESCAPES) ? SQL_MODE_NO_BACKSLASH_ESCAPES : 0);
+}
+
+#define CS_BITS (SQL_MODE_CHARSET_KNOWN | SQL_MODE_SPACE_A0 | SQL_MODE_SPACE_FF | \
+                 SQL_MODE_MAYBE_A0 | SQL_MODE_MAYBE_FF)
+
+/* The reading mode after st ran (a character set change applies to what follows). */
+static unsigned mode_after(unsigned mode, const struct sql_stmt *st)
+{
+    if (!st->sets_charset)
+        return mode;
+    return (mode & ~CS_BITS) | inspect_charset_mode(st->charset);
+}
+
+/*
+ * Character set changes of an allowed query: cs_mode until its response
+ * ends. The server stops at the first failing statement, so it may be in
+ * any set the query named, or the old one: a whitespace byte on which they
+ * disagree is ambiguous until the response ends without an error.
+ */
+static void inspect_charset_changed(struct proxy_conn *c, unsigned final, unsigned any,
+                                    unsigned all)
+{
+    unsigned sure = SQL_MODE_SPACE_A0 | SQL_MODE_SPACE_FF, maybe;
+
+    maybe = ((any & ~all) & sure) << 2 | (any & (SQL_MODE_MAYBE_A0 | SQL_MODE_MAYBE_FF));
+    c->cs_mode = SQL_MODE_CHARSET_KNOWN | (all & sure & ~(maybe >> 2)) | maybe;
+    c->cs_mode_next = final & CS_BITS;
+    c->cs_confirm = true;
 }
 
 /*
@@ -178,8 +231,10 @@ static unsigned inspect_sql_mode(const struct proxy_conn *c)
  * (keys recorded, c->db follows USE) or a reason with msg set.
  */
 static enum sql_reason inspect_query_mode(struct proxy_conn *c, const char *sql, size_t len,
-                                          unsigned mode, char *msg, size_t msglen)
+                                          unsigned mode, unsigned *cs_any, unsigned *cs_all,
+                                          unsigned *cs_final, char *msg, size_t msglen)
 {
+    unsigned mode0 = mode;
     struct proxy *px = c->w->px;
     char db[SQL_NAME_MAX];
     struct sql_stmt st;
@@ -199,7 +254,12 @@ static enum sql_reason inspect_query_mode(struct proxy_conn *c, const char *sql,
         nstmts++;
         if (st.verb == SQL_VERB_USE)
             snprintf(db, sizeof(db), "%s", st.use_db);
-        any_write |= st.is_write || st.verb == SQL_VERB_XA;
+        mode = mode_after(mode, &st);
+        if (st.sets_charset) {
+            *cs_any |= mode & CS_BITS;
+            *cs_all &= mode & CS_BITS;
+        }
+        any_write |= st.is_write || st.verb == SQL_VERB_XA || st.unsafe != SQL_UNSAFE_NONE;
         if (st.verb != SQL_VERB_ROLLBACK && st.verb != SQL_VERB_COMMIT &&
             st.verb != SQL_VERB_EMPTY)
             only_txn_end = false;
@@ -208,6 +268,7 @@ static enum sql_reason inspect_query_mode(struct proxy_conn *c, const char *sql,
         sql_stmt_deinit(&st);
         return SQL_REFUSE_TXN_BANNED;
     }
+    *cs_final = mode;
     if (!any_write) {
         atomic_fetch_add(&px->m.statements[0][0], nstmts);
         memcpy(c->db, db, sizeof(db));
@@ -218,6 +279,7 @@ static enum sql_reason inspect_query_mode(struct proxy_conn *c, const char *sql,
     struct rules_guard g;
     pthread_mutex_lock(&c->w->lock);
     const struct rules *r = rules_store_get(&px->keeper->store, &g);
+    mode = mode0;
     memcpy(db, c->db, sizeof(db));
     for (off = 0; off < len && why == SQL_ALLOW;) {
         if (sql_classify_mode(sql + off, len - off, mode, &px->tables, db, &st, &used) != 0) {
@@ -228,7 +290,8 @@ static enum sql_reason inspect_query_mode(struct proxy_conn *c, const char *sql,
         off += used ? used : len - off;
         if (st.verb == SQL_VERB_USE)
             snprintf(db, sizeof(db), "%s", st.use_db);
-        if (!st.is_write && st.verb != SQL_VERB_XA) {
+        mode = mode_after(mode, &st);
+        if (!st.is_write && st.verb != SQL_VERB_XA && st.unsafe == SQL_UNSAFE_NONE) {
             atomic_fetch_add(&px->m.statements[0][0], 1);
             continue;
         }
@@ -264,12 +327,12 @@ static bool text_has(const char *text, size_t len, const char *word)
 enum sql_reason inspect_query(struct proxy_conn *c, const char *sql, size_t len,
                               char *msg, size_t msglen)
 {
-    unsigned mode = inspect_sql_mode(c);
+    unsigned mode = inspect_sql_mode(c), any = c->cs_mode, all = c->cs_mode, final = mode;
     size_t wkeys_before = c->nwkeys;
     char db[SQL_NAME_MAX];
 
     memcpy(db, c->db, sizeof(db));
-    enum sql_reason why = inspect_query_mode(c, sql, len, mode, msg, msglen);
+    enum sql_reason why = inspect_query_mode(c, sql, len, mode, &any, &all, &final, msg, msglen);
     /*
      * A multi-statement query that sets sql_mode can change how backslashes
      * in its later statements are read: then both readings must pass.
@@ -278,7 +341,9 @@ enum sql_reason inspect_query(struct proxy_conn *c, const char *sql, size_t len,
         char db_after[SQL_NAME_MAX];
         memcpy(db_after, c->db, sizeof(db_after));
         memcpy(c->db, db, sizeof(db));
-        why = inspect_query_mode(c, sql, len, mode ^ SQL_MODE_NO_BACKSLASH_ESCAPES, msg, msglen);
+        unsigned any2 = any, all2 = all, final2;
+        why = inspect_query_mode(c, sql, len, mode ^ SQL_MODE_NO_BACKSLASH_ESCAPES,
+                                 &any2, &all2, &final2, msg, msglen);
         if (why != SQL_ALLOW) {
             pthread_mutex_lock(&c->w->lock);
             c->nwkeys = wkeys_before;
@@ -286,6 +351,9 @@ enum sql_reason inspect_query(struct proxy_conn *c, const char *sql, size_t len,
         }
         memcpy(c->db, why == SQL_ALLOW ? db_after : db, sizeof(db));
     }
+    if (why == SQL_ALLOW && (any != c->cs_mode || all != c->cs_mode ||
+                             (final & CS_BITS) != c->cs_mode))
+        inspect_charset_changed(c, final, any, all);
     return why;
 }
 
@@ -305,6 +373,19 @@ enum sql_reason inspect_prepare(struct proxy_conn *c, const char *sql, size_t le
         free(st);
         snprintf(msg, msglen, "unitproxy: out of memory");
         return SQL_REFUSE_TOO_LARGE;
+    }
+    if (st->sets_charset && st->unsafe == SQL_UNSAFE_NONE) {
+        st->unsafe = SQL_UNSAFE_CHARSET;
+        snprintf(st->unsafe_value, sizeof(st->unsafe_value), "(in COM_STMT_PREPARE)");
+        st->unsafe_why = "a prepared character set change would run at an EXECUTE the "
+                         "proxy cannot follow; send the SET as a plain query";
+    }
+    if (st->unsafe != SQL_UNSAFE_NONE) {
+        enum sql_reason why = sql_decide_session(st, msg, msglen);
+        atomic_fetch_add(&px->m.statements[1][1], 1);
+        sql_stmt_deinit(st);
+        free(st);
+        return why;
     }
     if (st->is_write) {
         /* without rules the decision stops at NO_RULES once static checks pass */

@@ -10,6 +10,24 @@
 
 #include "proxy/proxy.h"
 
+struct sql_charset;
+
+/*
+ * The SQL_MODE_* bits for reading text in client character set cs (NULL:
+ * known to be safe but not which: every high byte that is whitespace in
+ * some set is ambiguous).
+ */
+unsigned inspect_charset_mode(const struct sql_charset *cs);
+
+/*
+ * The character set a handshake or COM_CHANGE_USER names by collation id:
+ * on 0, *mode is set; else the refusal reason with msg set. An id the
+ * server does not know gets the server's default (c->cs_default), as the
+ * server does.
+ */
+enum sql_reason inspect_client_charset(struct proxy_conn *c, unsigned id, unsigned *mode,
+                                       char *msg, size_t msglen);
+
 /* COM_QUERY text (all its statements). Updates c->db on USE when allowed. */
 enum sql_reason inspect_query(struct proxy_conn *c, const char *sql, size_t len,
                               char *msg, size_t msglen);

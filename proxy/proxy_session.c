@@ -28,6 +28,7 @@
 #include "proxy/mysql_packet.h"
 #include "proxy/proxy.h"
 #include "proxy/proxy_inspect.h"
+#include "proxy/sql_charset.h"
 
 #define PREFIX_MAX 40   /* enough of any packet to classify it */
 
@@ -85,26 +86,42 @@ static void session_drop(struct proxy_conn *c, size_t wire, uint8_t seq,
     session_refuse(c, (uint8_t)(seq + 1), why, msg);
 }
 
-/* COM_CHANGE_USER: the session starts over (statements, schema). */
-static void session_change_user(struct proxy_conn *c, const uint8_t *p, size_t len)
+/*
+ * COM_CHANGE_USER: the session starts over (statements, schema, character
+ * set: the packet's collation id after the schema, if any; without one the
+ * server's default, which the proxy reads as unsure). Returns SQL_ALLOW, or
+ * the refusal (nothing changed) for a character set the proxy cannot read.
+ */
+static enum sql_reason session_change_user(struct proxy_conn *c, const uint8_t *p,
+                                           size_t len, char *msg, size_t msglen)
 {
     const uint8_t *nul = memchr(p + 1, 0, len > 1 ? len - 1 : 0);
+    char db[SQL_NAME_MAX] = "";
+    unsigned mode = inspect_charset_mode(NULL), id = 0;
+    size_t i = nul ? (size_t)(nul - p) + 1 : len;
 
-    inspect_stmts_clear(c);
-    c->db[0] = '\0';
-    if (nul == NULL)
-        return;
-    size_t i = (size_t)(nul - p) + 1;
     if (i < len && (c->caps & MYSQL_CLIENT_SECURE_CONNECTION))
         i += 1 + (size_t)p[i];
     if (i < len) {
         const uint8_t *end = memchr(p + i, 0, len - i);
         size_t n = end ? (size_t)(end - (p + i)) : len - i;
-        if (n < sizeof(c->db)) {
-            memcpy(c->db, p + i, n);
-            c->db[n] = '\0';
+        if (n < sizeof(db)) {
+            memcpy(db, p + i, n);
+            db[n] = '\0';
         }
+        i = end ? (size_t)(end - p) + 1 : len;
     }
+    if (i + 2 <= len) {
+        id = (unsigned)get_le(p + i, 2);
+        enum sql_reason why = inspect_client_charset(c, id, &mode, msg, msglen);
+        if (why != SQL_ALLOW)
+            return why;
+    }
+    inspect_stmts_clear(c);
+    memcpy(c->db, db, sizeof(c->db));
+    c->cs_mode = c->cs_mode_hs = mode;
+    c->cs_confirm = false;
+    return SQL_ALLOW;
 }
 
 /* One whole command at cin.start: inspect, then forward or refuse. */
@@ -170,13 +187,19 @@ static int session_command(struct proxy_conn *c, const uint8_t *p, size_t len,
     case MYSQL_COM_STATISTICS:
         return session_forward(c, wire, PROXY_RESP_ONE);
     case MYSQL_COM_CHANGE_USER:
-        session_change_user(c, p, len);
+        why = session_change_user(c, p, len, msg, sizeof(msg));
+        if (why != SQL_ALLOW) {
+            session_drop(c, wire, seq, why, msg);
+            return 0;
+        }
         c->client_raw = true;
         c->cskip = 0;
         c->ccont = false;
         return session_forward(c, wire, PROXY_RESP_AUTH);
     case MYSQL_COM_RESET_CONNECTION:
         inspect_stmts_clear(c);
+        c->cs_mode = c->cs_mode_hs;     /* measured: back to the handshake's set */
+        c->cs_confirm = false;
         return session_forward(c, wire, PROXY_RESP_FIRST);
     case MYSQL_COM_PING: case MYSQL_COM_PROCESS_INFO: case MYSQL_COM_PROCESS_KILL:
     case MYSQL_COM_REFRESH: case MYSQL_COM_DEBUG: case MYSQL_COM_SET_OPTION:
@@ -269,6 +292,15 @@ static int session_client_auth(struct proxy_conn *c)
         c->phase = PROXY_PHASE_CLOSING;
         return 0;
     }
+    char msg[512];
+    if (inspect_client_charset(c, a.charset, &c->cs_mode, msg, sizeof(msg)) != SQL_ALLOW) {
+        atomic_fetch_add(&c->w->px->m.refusals[SQL_REFUSE_CHARSET], 1);
+        session_send_error(c, (uint8_t)(seq + 1), sql_reason_info(SQL_REFUSE_CHARSET)->code,
+                           sql_reason_info(SQL_REFUSE_CHARSET)->sqlstate, msg);
+        c->phase = PROXY_PHASE_CLOSING;
+        return 0;
+    }
+    c->cs_mode_hs = c->cs_mode;
     mysql_auth_response_mask(p, len);
     c->caps = (a.caps & ~MYSQL_CAPS_MASKED) & c->server_caps;
     c->deprecate_eof = (c->caps & MYSQL_CLIENT_DEPRECATE_EOF) != 0;
@@ -384,6 +416,10 @@ static void session_set_status(struct proxy_conn *c, uint16_t status)
 /* The response is complete: transaction state, then the next command. */
 static int session_response_done(struct proxy_conn *c)
 {
+    if (c->cs_confirm && !c->resp_err)
+        c->cs_mode = c->cs_mode_next;   /* every statement ran: the last set holds */
+    c->cs_confirm = false;
+    c->resp_err = false;
     c->resp = PROXY_RESP_NONE;
     c->client_raw = false;
     if (!(c->status & MYSQL_STATUS_IN_TRANS) && c->nwkeys > 0) {
@@ -428,6 +464,7 @@ static int session_resp_first(struct proxy_conn *c, const uint8_t *p, size_t len
             c->done_pending = true;
         return 0;
     case MYSQL_RESP_ERR:
+        c->resp_err = true;
         c->done_pending = true;
         return 0;
     case MYSQL_RESP_LOCAL_INFILE:
@@ -464,6 +501,7 @@ static int session_resp_packet(struct proxy_conn *c, const uint8_t *p, size_t le
         return session_resp_first(c, p, len, avail);
     case PROXY_RESP_COLDEFS:
         if (p[0] == 0xff) {
+            c->resp_err = true;
             c->done_pending = true;
         } else if (--c->rcount == 0) {
             c->resp = c->deprecate_eof ? PROXY_RESP_ROWS : PROXY_RESP_COLDEFS_EOF;
@@ -482,6 +520,7 @@ static int session_resp_packet(struct proxy_conn *c, const uint8_t *p, size_t le
         return 0;
     case PROXY_RESP_ROWS:
         if (p[0] == 0xff) {
+            c->resp_err = true;
             c->done_pending = true;
         } else if (p[0] == 0xfe && (c->deprecate_eof ? len < MYSQL_PAYLOAD_MAX : len < 9)) {
             session_terminator(c, p, avail, &more);
@@ -555,6 +594,9 @@ static int session_backend_packet(struct proxy_conn *c, uint8_t *p, size_t len,
             mysql_greeting_parse(p, len, &g) != 0)
             return -1;
         c->server_caps = g.caps;
+        c->server_version = mysql_mariadb_version(g.server_version);
+        const struct sql_charset *def = sql_charset_by_collation(g.charset);
+        c->cs_default = def && !def->unsafe ? inspect_charset_mode(def) : 0;
         c->phase = PROXY_PHASE_AUTH;
         c->auth_first = true;
         return 0;

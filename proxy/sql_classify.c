@@ -271,6 +271,19 @@ static void p_dynamic(struct parser *p, bool immediate)
     if (sql_classify_mode(p->tok.s, p->tok.n, p->mode, p->tables, p->cur_db, &inner,
                           &used) != 0)
         p->nomem = 1;
+    if (inner.unsafe != SQL_UNSAFE_NONE && st->unsafe == SQL_UNSAFE_NONE) {
+        st->unsafe = inner.unsafe;
+        memcpy(st->unsafe_value, inner.unsafe_value, sizeof(st->unsafe_value));
+        st->unsafe_why = inner.unsafe_why;
+    } else if (inner.sets_charset && !immediate && st->unsafe == SQL_UNSAFE_NONE) {
+        st->unsafe = SQL_UNSAFE_CHARSET;
+        snprintf(st->unsafe_value, sizeof(st->unsafe_value), "(in PREPARE)");
+        st->unsafe_why = "a SQL-level PREPARE of a character set change would run later, "
+                         "unseen by the proxy; send the SET as a plain statement";
+    } else if (inner.sets_charset) {
+        st->sets_charset = true;
+        st->charset = inner.charset;
+    }
     if (inner.is_write) {
         st->is_write = true;
         st->unit_table = inner.unit_table;
@@ -308,13 +321,14 @@ static void p_dynamic(struct parser *p, bool immediate)
  * DELETE ...`, a quote inside that starts a string only if it runs), so it
  * may write anything: a unit write without a known key.
  */
-static void p_ambiguous(struct sql_stmt *st)
+static void p_ambiguous(struct sql_stmt *st, bool space)
 {
     st->is_write = true;
     st->key_unknown = true;
     if (!st->unit_table) {
         st->unit_table = true;
-        snprintf(st->table, sizeof(st->table), "(versioned comment)");
+        snprintf(st->table, sizeof(st->table), space ? "(byte 0xA0/0xFF of an unsure "
+                 "character set)" : "(versioned comment)");
         snprintf(st->column, sizeof(st->column), "(unknown)");
     }
 }
@@ -327,9 +341,14 @@ static const char *const lock_forms[] = {
 /* The statement form by its first word(s). */
 static void p_statement(struct parser *p)
 {
+    p_next(p);
+    sql_classify_form(p);
+}
+
+void sql_classify_form(struct parser *p)
+{
     struct sql_stmt *st = p->st;
 
-    p_next(p);
     p->select_first = p_is(p, "SELECT") || p_is(p, "WITH");
     while (p_punct(p, '('))
         p_next(p);
@@ -380,6 +399,8 @@ static void p_statement(struct parser *p)
             p_next(p);
             p_dynamic(p, true);
         }
+    } else if (p_is(p, "SET")) {
+        sql_set_classify(p);
     } else if (p_is(p, "USE")) {
         p_next(p);
         if (p_ident(p)) {
@@ -423,7 +444,7 @@ int sql_classify_mode(const char *sql, size_t len, unsigned mode,
 
     sql_stmt_reset(st);
     memset(&p, 0, sizeof(p));
-    sql_lexer_init(&p.lx, sql, len, (mode & SQL_MODE_NO_BACKSLASH_ESCAPES) != 0);
+    sql_lexer_init(&p.lx, sql, len, mode);
     p.mode = mode;
     p.tables = tables;
     p.cur_db = cur_db;
@@ -442,7 +463,7 @@ int sql_classify_mode(const char *sql, size_t len, unsigned mode,
     if (st->malformed && st->is_write)
         st->key_unknown = true;
     if (p.lx.ambiguous)
-        p_ambiguous(st);
+        p_ambiguous(st, p.lx.ambiguous_space);
     *consumed = (size_t)(p.lx.p - sql);
     return p.nomem ? -1 : 0;
 }

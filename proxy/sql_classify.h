@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proxy/sql_lexer.h"
 #include "router/rules.h"
 
 #define SQL_NAME_MAX       65      /* identifiers: 64 characters + NUL */
@@ -86,6 +87,15 @@ enum sql_verb {
     SQL_VERB_CALL,
 };
 
+/* A SET the proxy refuses: the session would be read differently after it. */
+enum sql_unsafe {
+    SQL_UNSAFE_NONE,
+    SQL_UNSAFE_CHARSET,         /* client character set unsafe, unknown or not a literal */
+    SQL_UNSAFE_SQL_MODE,        /* sql_mode with ANSI_QUOTES, or not a literal */
+};
+
+struct sql_charset;
+
 struct sql_stmt {
     enum sql_verb verb;
     bool     is_write;          /* a write statement (see the top) */
@@ -97,6 +107,11 @@ struct sql_stmt {
     bool     has_hint;
     uint64_t hint;
     bool     hint_conflict;     /* hints name different keys, or a bad hint */
+    bool     sets_charset;      /* SET NAMES / CHARACTER SET / character_set_client */
+    const struct sql_charset *charset; /* sets_charset: the new one (NULL: DEFAULT) */
+    enum sql_unsafe unsafe;     /* refused whatever it writes (sql_set.c) */
+    char     unsafe_value[SQL_NAME_MAX]; /* unsafe: the value as written (cut) */
+    const char *unsafe_why;     /* unsafe: why (static text) */
     /* fields above keys are cleared by one memset on reset */
     bool     all_rows;          /* TRUNCATE: writes every buyer's rows */
     bool     ddl;               /* changes or removes a classified table */
@@ -135,9 +150,8 @@ int sql_stmt_add_key(struct sql_stmt *st, uint64_t key);
 int sql_classify(const char *sql, size_t len, const struct sql_tables *tables,
                  const char *cur_db, struct sql_stmt *st, size_t *consumed);
 
-#define SQL_MODE_NO_BACKSLASH_ESCAPES 0x1u  /* backslash is not an escape */
-
-/* sql_classify under a session sql_mode (SQL_MODE_* flags). */
+/* sql_classify under a session's reading of the text (SQL_MODE_* flags and
+ * the server's version, sql_lexer.h). */
 int sql_classify_mode(const char *sql, size_t len, unsigned mode,
                       const struct sql_tables *tables, const char *cur_db,
                       struct sql_stmt *st, size_t *consumed);

@@ -1,6 +1,7 @@
 /*
  * sql_decide: the allow/refuse decision and the refusal codes. See
- * sql_decide.h. Order of checks: XA -> unsupported; not a write -> allow;
+ * sql_decide.h. Order of checks: a SET that would make the session unreadable
+ * (character set, sql_mode) -> charset / sql_mode; XA -> unsupported; not a write -> allow;
  * a schema change of a classified table -> ddl unless allow_ddl; CALL ->
  * a listed procedure passes, else its hint is checked as a unit write's
  * key; center table outside the center; then for unit tables: every row
@@ -28,6 +29,8 @@ static const struct sql_reason_info reasons[SQL_REASON_COUNT] = {
     [SQL_REFUSE_UNSUPPORTED]  = { 7410, "UR010", "unsupported",   false },
     [SQL_REFUSE_MALFORMED]    = { 7411, "UR011", "malformed",     false },
     [SQL_REFUSE_DDL]          = { 7412, "UR012", "ddl",           false },
+    [SQL_REFUSE_CHARSET]      = { 7413, "UR013", "charset",       false },
+    [SQL_REFUSE_SQL_MODE]     = { 7414, "UR014", "sql_mode",      false },
 };
 
 const struct sql_reason_info *sql_reason_info(enum sql_reason r)
@@ -164,11 +167,45 @@ static enum sql_reason decide_call(const struct sql_stmt *st, const struct rules
     return decide_keys(st, r, this_unit, what, msg, msglen);
 }
 
+enum sql_reason sql_decide_session(const struct sql_stmt *st, char *msg, size_t msglen)
+{
+    switch (st->unsafe) {
+    case SQL_UNSAFE_CHARSET:
+        return refuse(SQL_REFUSE_CHARSET, msg, msglen,
+                      "client character set %s refused: %s", st->unsafe_value,
+                      st->unsafe_why ? st->unsafe_why : "");
+    case SQL_UNSAFE_SQL_MODE:
+        return refuse(SQL_REFUSE_SQL_MODE, msg, msglen, "sql_mode %s refused: %s",
+                      st->unsafe_value, st->unsafe_why ? st->unsafe_why : "");
+    case SQL_UNSAFE_NONE:
+        break;
+    }
+    return SQL_ALLOW;
+}
+
+enum sql_reason sql_decide_charset(const char *cs_name, unsigned id, char *msg, size_t msglen)
+{
+    if (cs_name == NULL)
+        return refuse(SQL_REFUSE_CHARSET, msg, msglen,
+                      "collation id %u is not one the proxy knows, and the server's "
+                      "default character set (which MariaDB would use) is not one it can "
+                      "read; connect with utf8mb4", id);
+    return refuse(SQL_REFUSE_CHARSET, msg, msglen,
+                  "client character set %s (collation id %u) refused: its two-byte "
+                  "characters may end in a `\\` or `'` byte (as do big5, cp932, gbk and "
+                  "sjis), so the proxy would read statements differently from the "
+                  "server; connect with utf8mb4", cs_name, id);
+}
+
 enum sql_reason sql_decide(const struct sql_stmt *st, const struct rules *r,
                            const char *this_unit, bool is_center,
                            const struct sql_policy *pol, char *msg, size_t msglen)
 {
     char what[SQL_NAME_MAX + 32];
+    enum sql_reason why = sql_decide_session(st, msg, msglen);
+
+    if (why != SQL_ALLOW)
+        return why;
 
     if (st->verb == SQL_VERB_XA)
         return refuse(SQL_REFUSE_UNSUPPORTED, msg, msglen,

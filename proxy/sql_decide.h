@@ -31,6 +31,8 @@ enum sql_reason {
     SQL_REFUSE_UNSUPPORTED,     /* command the proxy does not relay */
     SQL_REFUSE_MALFORMED,       /* a command packet that does not parse */
     SQL_REFUSE_DDL,             /* a schema change of a unit or center table */
+    SQL_REFUSE_CHARSET,         /* a client character set the proxy cannot read */
+    SQL_REFUSE_SQL_MODE,        /* sql_mode with ANSI_QUOTES, or not a literal */
     SQL_REASON_COUNT,
 };
 
@@ -57,6 +59,20 @@ struct sql_policy {
     struct sql_routine_name procs_pass[SQL_PROCS_PASS_MAX]; /* CALLs that pass */
     size_t nprocs_pass;
 };
+
+/*
+ * Does st leave the session readable (sql_set.c)? SQL_ALLOW, or
+ * SQL_REFUSE_CHARSET / SQL_REFUSE_SQL_MODE with msg set. sql_decide checks
+ * this first, for reads and writes alike.
+ */
+enum sql_reason sql_decide_session(const struct sql_stmt *st, char *msg, size_t msglen);
+
+/*
+ * Refusal text for a client character set named in a handshake or
+ * COM_CHANGE_USER (cs_name NULL: an unknown collation id, with the server's
+ * default unsafe or unknown). Returns SQL_REFUSE_CHARSET.
+ */
+enum sql_reason sql_decide_charset(const char *cs_name, unsigned id, char *msg, size_t msglen);
 
 /*
  * May this unit run st? r may be NULL (no rules yet). this_unit is this

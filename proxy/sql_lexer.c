@@ -2,7 +2,7 @@
  * sql_lexer: tokens of MySQL/MariaDB SQL for the statement classifier. See
  * sql_lexer.h. Quoting follows the server's defaults: backslash escapes and
  * doubled quotes in strings, doubled backticks in identifiers, "..." is a
- * string (ANSI_QUOTES off).
+ * string (ANSI_QUOTES off: the proxy refuses to turn it on, sql_set.c).
  */
 #include "proxy/sql_lexer.h"
 
@@ -10,14 +10,14 @@
 #include <string.h>
 #include <strings.h>
 
-void sql_lexer_init(struct sql_lexer *lx, const char *sql, size_t len,
-                    bool no_backslash_escapes)
+void sql_lexer_init(struct sql_lexer *lx, const char *sql, size_t len, unsigned mode)
 {
     memset(lx, 0, sizeof(*lx));
     lx->start = sql;
     lx->p = sql;
     lx->end = sql + len;
-    lx->no_backslash_escapes = no_backslash_escapes;
+    lx->no_backslash_escapes = (mode & SQL_MODE_NO_BACKSLASH_ESCAPES) != 0;
+    lx->mode = mode;
 }
 
 static bool is_ident_char(unsigned char c)
@@ -26,17 +26,14 @@ static bool is_ident_char(unsigned char c)
 }
 
 /*
- * Is p (in the text) latin1's no-break space 0xA0, rather than the last
- * byte of a UTF-8 character such as "à" (C3 A0)? On a latin1 connection
- * MariaDB skips it as whitespace; the proxy does not know the connection's
- * character set, so only a byte that UTF-8 cannot explain counts.
+ * Without a known character set: is p latin1's no-break space 0xA0, rather
+ * than the last byte of a UTF-8 character such as "à" (C3 A0)? Only a byte
+ * that UTF-8 cannot explain counts.
  */
-static bool lexer_nbsp(const struct sql_lexer *lx, const char *p)
+static bool lexer_nbsp_guess(const struct sql_lexer *lx, const char *p)
 {
     size_t back = 1, before = (size_t)(p - lx->start);
 
-    if ((unsigned char)*p != 0xA0)
-        return false;
     while (back <= 3 && back <= before && ((unsigned char)*(p - back) & 0xC0) == 0x80)
         back++;
     if (back > before)
@@ -47,12 +44,38 @@ static bool lexer_nbsp(const struct sql_lexer *lx, const char *p)
     return back >= len;
 }
 
-static bool lexer_space_at(const struct sql_lexer *lx, const char *p)
+/*
+ * Is the byte at p (>= 0x80) whitespace for the server? Only 0xA0 and 0xFF
+ * ever are (sql_charset.h); a byte the connection may read either way makes
+ * the statement ambiguous.
+ */
+static bool lexer_nbsp(struct sql_lexer *lx, const char *p)
+{
+    unsigned char c = (unsigned char)*p;
+    unsigned sure, maybe;
+
+    if (c != 0xA0 && c != 0xFF)
+        return false;
+    if (!(lx->mode & SQL_MODE_CHARSET_KNOWN))
+        return c == 0xA0 && lexer_nbsp_guess(lx, p);
+    sure = c == 0xA0 ? SQL_MODE_SPACE_A0 : SQL_MODE_SPACE_FF;
+    maybe = c == 0xA0 ? SQL_MODE_MAYBE_A0 : SQL_MODE_MAYBE_FF;
+    if (lx->mode & sure)
+        return true;
+    if (lx->mode & maybe) {
+        lx->ambiguous = true;
+        lx->ambiguous_space = true;
+        return true;
+    }
+    return false;
+}
+
+static bool lexer_space_at(struct sql_lexer *lx, const char *p)
 {
     return isspace((unsigned char)*p) || lexer_nbsp(lx, p);
 }
 
-static bool lexer_ident_at(const struct sql_lexer *lx, const char *p)
+static bool lexer_ident_at(struct sql_lexer *lx, const char *p)
 {
     return is_ident_char((unsigned char)*p) && !lexer_nbsp(lx, p);
 }
@@ -99,24 +122,55 @@ static void lexer_scan_hint(struct sql_lexer *lx, const char *s, const char *e)
 #define LEXER_VERSION_SURE 100000ul
 
 /*
- * After `/ *!` or `/ *M!` at p: the version, 6 digits or 5 (fewer are code,
- * not a version), skipped. MariaDB skips the content of a comment whose
- * version is above its own, and of a 5-digit (MySQL) one from 50700 on; a
- * version not sure to run makes the statement ambiguous. Returns the first
- * byte of the content.
+ * After `/ *!` or `/ *M!` (mariadb) at p: the version, 6 digits or 5 (fewer
+ * are code, not a version), skipped. *skip tells whether the server skips
+ * the content as a comment (see sql_lexer.h for the rules); without the
+ * server's version a version not sure to run makes the statement ambiguous
+ * and is read as code. Returns the first byte of the content.
  */
-static const char *lexer_version(struct sql_lexer *lx, const char *p, const char *e)
+static const char *lexer_version(struct sql_lexer *lx, const char *p, const char *e,
+                                 bool mariadb, bool *skip)
 {
-    unsigned long v = 0;
+    unsigned long v = 0, server = SQL_MODE_VERSION_OF(lx->mode);
     size_t n = 0;
 
+    *skip = false;
     while (n < 6 && n < (size_t)(e - p) && isdigit((unsigned char)p[n]))
         v = v * 10 + (unsigned long)(p[n++] - '0');
     if (n < 5)
         return p;
-    if (n == 5 ? v >= 50700 : v > LEXER_VERSION_SURE)
-        lx->ambiguous = true;
+    if (server < LEXER_VERSION_SURE) {
+        if (n == 5 ? v >= 50700 : v > LEXER_VERSION_SURE)
+            lx->ambiguous = true;
+    } else {
+        *skip = n == 6 ? v > server : !mariadb && v >= 50700;
+    }
     return p + n;
+}
+
+/*
+ * The content of a versioned comment the server skips, from p: up to its
+ * `* /`, past one nested `/ * ... * /` as MariaDB's consume_comment allows.
+ * Returns the byte after it (e, malformed, if it does not end).
+ */
+static const char *lexer_skip_versioned(struct sql_lexer *lx, const char *p, const char *e)
+{
+    while (e - p >= 2) {
+        if (p[0] == '*' && p[1] == '/')
+            return p + 2;
+        if (p[0] == '/' && p[1] == '*') {
+            const char *q = p + 2;
+            while (e - q >= 2 && !(q[0] == '*' && q[1] == '/'))
+                q++;
+            if (e - q < 2)
+                break;
+            p = q + 2;
+            continue;
+        }
+        p++;
+    }
+    lx->malformed = true;
+    return e;
 }
 
 /* Skip whitespace and comments. */
@@ -136,7 +190,14 @@ static void lexer_skip(struct sql_lexer *lx)
                 p++;
         } else if (c == '/' && e - p >= 2 && p[1] == '*') {
             if (e - p >= 3 && (p[2] == '!' || (p[2] == 'M' && e - p >= 4 && p[3] == '!'))) {
-                p = lexer_version(lx, p + (p[2] == '!' ? 3 : 4), e);
+                bool skip, mariadb = p[2] == 'M';
+                p = lexer_version(lx, p + (mariadb ? 4 : 3), e, mariadb, &skip);
+                if (skip) {
+                    p = lexer_skip_versioned(lx, p, e);
+                    continue;
+                }
+                if (lx->in_exec_comment)        /* nested: the server's reading is unclear */
+                    lx->ambiguous = true;
                 lx->in_exec_comment = true;     /* executable comment: code */
                 continue;
             }

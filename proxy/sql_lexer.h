@@ -3,16 +3,28 @@
  * needs. Comments and whitespace are skipped; a comment that is a sharding
  * hint (`/ * sharding_key=123 * /`, spaces optional) is reported to the
  * caller. Executable comments (`/ *! ... * /`, `/ *M! ... * /`) are code: their
- * content is lexed like the rest. MariaDB reads 5 or 6 digits after the
- * marker as a version and skips the content as a comment when the version
- * is above its own (or, for 5 digits, 50700 or more); a version that no
- * MariaDB 10 is sure to run makes the statement `ambiguous`: the content
- * may run or not, and either reading may hide the other's text. `?` outside strings and comments is a
+ * content is lexed like the rest. `?` outside strings and comments is a
  * placeholder and is numbered in order.
  *
- * A byte 0xA0 that does not continue a UTF-8 character is whitespace: it is
- * latin1's no-break space, which MariaDB's lexer skips like a space on a
- * latin1 connection (`INSERT<A0>INTO` is INSERT INTO there, not one word).
+ * Versions (measured on MariaDB 10.11.19): 5 or 6 digits after the marker
+ * are a version (fewer are code, a 7th digit is code). A 6-digit version
+ * runs when it is at most the server's (100616 runs on 10.11, 101120 does
+ * not); a 5-digit one always runs after `/ *M!` and, after `/ *!`, runs below
+ * 50700 and is skipped from 50700 on (MySQL 5.7 syntax). A skipped comment
+ * ends at its own `* /` and may hold one nested `/ * ... * /`. With the
+ * server's version known (SQL_MODE_VERSION) the lexer follows these rules;
+ * without it, a version whose fate depends on the server (5 digits >= 50700,
+ * 6 digits above 100000) makes the statement `ambiguous`: the content may
+ * run or not, and either reading may hide the other's text. An executable
+ * comment that would run inside another is ambiguous too.
+ *
+ * Whitespace above 0x7F depends on the client character set
+ * (sql_charset.h): with SQL_MODE_CHARSET_KNOWN, 0xA0 / 0xFF are whitespace
+ * exactly when SQL_MODE_SPACE_A0 / SQL_MODE_SPACE_FF say so, and a byte
+ * whose SQL_MODE_MAYBE_* bit is set (the connection may be in either kind of
+ * set) is read as whitespace and makes the statement `ambiguous`. Without
+ * it, a byte 0xA0 that does not continue a UTF-8 character is whitespace
+ * (latin1's no-break space).
  *
  * The lexer never allocates; tokens point into the text.
  */
@@ -22,6 +34,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* How the session reads SQL text: the `mode` of sql_lexer_init / sql_classify_mode. */
+#define SQL_MODE_NO_BACKSLASH_ESCAPES 0x01u /* backslash is not an escape */
+#define SQL_MODE_CHARSET_KNOWN  0x02u   /* the client character set is known: */
+#define SQL_MODE_SPACE_A0       0x04u   /*   0xA0 is whitespace (latin1, ...) */
+#define SQL_MODE_SPACE_FF       0x08u   /*   0xFF is whitespace (cp852, ...) */
+#define SQL_MODE_MAYBE_A0       0x10u   /*   0xA0 may be whitespace: ambiguous */
+#define SQL_MODE_MAYBE_FF       0x20u   /*   0xFF may be whitespace: ambiguous */
+#define SQL_MODE_VERSION_SHIFT  12      /* bits 12..31: the server's version */
+/* MariaDB's version as 6 digits (10.11.19 = 101119); 0 = unknown. */
+#define SQL_MODE_VERSION(v)     ((unsigned)(v) << SQL_MODE_VERSION_SHIFT)
+#define SQL_MODE_VERSION_OF(m)  ((unsigned long)((m) >> SQL_MODE_VERSION_SHIFT))
 
 enum sql_tok_type {
     SQL_TOK_END,        /* end of text or of the statement (`;`) */
@@ -50,19 +74,20 @@ struct sql_lexer {
     bool        at_end;     /* a `;` or the end was reached */
     bool        malformed;  /* unterminated string, identifier or comment */
     bool        ambiguous;  /* an executable comment the server may skip */
+    bool        ambiguous_space; /* or a byte that may be whitespace */
     uint16_t    nparams;    /* placeholders seen so far */
     int         nhints;     /* sharding hints seen */
     uint64_t    hint;       /* the first hint's key */
     bool        hint_conflict; /* a later hint named another key */
     bool        hint_bad;   /* a hint whose value is not a number */
     bool        no_backslash_escapes; /* sql_mode NO_BACKSLASH_ESCAPES */
+    unsigned    mode;       /* SQL_MODE_* */
 };
 
-/* no_backslash_escapes: the session's sql_mode has NO_BACKSLASH_ESCAPES
- * (the server says so in its status flags): a backslash is an ordinary
+/* mode: SQL_MODE_* flags and version. With SQL_MODE_NO_BACKSLASH_ESCAPES
+ * (the server says so in its status flags) a backslash is an ordinary
  * character in strings. */
-void sql_lexer_init(struct sql_lexer *lx, const char *sql, size_t len,
-                    bool no_backslash_escapes);
+void sql_lexer_init(struct sql_lexer *lx, const char *sql, size_t len, unsigned mode);
 
 /* Next token. At a `;` returns SQL_TOK_END once and stops there. */
 void sql_lexer_next(struct sql_lexer *lx, struct sql_tok *t);

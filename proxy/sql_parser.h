@@ -10,6 +10,8 @@
  *                   MODE) at any depth and the tables they write
  *   sql_ddl.c       TRUNCATE, schema changes (ALTER / DROP / RENAME /
  *                   CREATE ...) and CALL
+ *   sql_set.c       SET: the client character set and sql_mode it selects,
+ *                   SET STATEMENT ... FOR
  *
  * The token helpers below are static inline so their short names stay
  * local to each file that includes this header. Every function reads from
@@ -131,5 +133,13 @@ void sql_parser_read_table_refs(struct parser *p);
 
 /* Mark every table in p->refs as written. */
 void sql_parser_mark_refs_written(struct parser *p);
+
+/* ---- sql_classify.c / sql_set.c ------------------------------------------------ */
+
+/* The statement form at the current token (its first word). */
+void sql_classify_form(struct parser *p);
+
+/* SET ...: the current token is SET (sql_set.c). */
+void sql_set_classify(struct parser *p);
 
 #endif

@@ -455,6 +455,20 @@ static void test_execute_params(void **state)
     assert_false(v.is_int);
 }
 
+/* The version id versioned comments compare with, from the greeting. */
+static void test_mariadb_version(void **state)
+{
+    (void)state;
+    assert_int_equal(mysql_mariadb_version("5.5.5-10.11.19-MariaDB-0+deb12u1-log"), 101119);
+    assert_int_equal(mysql_mariadb_version("10.6.16-MariaDB"), 100616);
+    assert_int_equal(mysql_mariadb_version("11.4.2-MariaDB-log"), 110402);
+    assert_int_equal(mysql_mariadb_version("8.0.36"), 0);               /* MySQL */
+    assert_int_equal(mysql_mariadb_version("5.5.68-MariaDB"), 0);       /* before 10 */
+    assert_int_equal(mysql_mariadb_version("10.100.1-MariaDB"), 0);
+    assert_int_equal(mysql_mariadb_version("10.11-MariaDB"), 0);
+    assert_int_equal(mysql_mariadb_version("MariaDB"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_ok_eof_err),
         cmocka_unit_test(test_prepare_ok),
         cmocka_unit_test(test_execute_params),
+        cmocka_unit_test(test_mariadb_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

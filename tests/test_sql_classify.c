@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "proxy/sql_charset.h"
 #include "proxy/sql_classify.h"
 #include "proxy/sql_decide.h"
 #include "router/rules.h"
@@ -393,6 +394,175 @@ static void test_no_backslash_escapes(void **state)
     sql_stmt_deinit(&st);
 }
 
+/* SET statements that would change how the server reads what follows. */
+struct set_row {
+    const char *sql;
+    int         unsafe;         /* enum sql_unsafe expected */
+    const char *charset;        /* sets_charset: its name, "DEFAULT"; NULL: none */
+};
+
+static const struct set_row set_rows[] = {
+    { "SET NAMES gbk", SQL_UNSAFE_CHARSET, NULL },
+    { "SET NAMES 'big5' COLLATE big5_bin", SQL_UNSAFE_CHARSET, NULL },
+    { "set character set sjis", SQL_UNSAFE_CHARSET, NULL },
+    { "SET CHARSET cp932", SQL_UNSAFE_CHARSET, NULL },
+    { "SET character_set_client = 28", SQL_UNSAFE_CHARSET, NULL },         /* gbk_chinese_ci */
+    { "SET @@session.character_set_client = @x", SQL_UNSAFE_CHARSET, NULL },
+    { "SET @@local . `character_set_client` := CONCAT('gb', 'k')", SQL_UNSAFE_CHARSET, NULL },
+    { "SET GLOBAL character_set_client = gbk", SQL_UNSAFE_CHARSET, NULL },
+    { "SET @a = 1, SESSION character_set_client = _latin1'gbk'", SQL_UNSAFE_CHARSET, NULL },
+    { "SET NAMES nosuchset", SQL_UNSAFE_CHARSET, NULL },
+    { "/*!40101 SET NAMES gbk */", SQL_UNSAFE_CHARSET, NULL },
+    { "EXECUTE IMMEDIATE 'SET NAMES gbk'", SQL_UNSAFE_CHARSET, NULL },
+    { "PREPARE s FROM 'SET NAMES latin1'", SQL_UNSAFE_CHARSET, NULL },
+    { "SET NAMES utf8mb4", SQL_UNSAFE_NONE, "utf8mb4" },
+    { "SET NAMES `latin1` COLLATE latin1_bin", SQL_UNSAFE_NONE, "latin1" },
+    { "SET NAMES 'utf8'", SQL_UNSAFE_NONE, "utf8mb3" },
+    { "SET character_set_client = 8", SQL_UNSAFE_NONE, "latin1" },
+    { "SET CHARACTER SET DEFAULT", SQL_UNSAFE_NONE, "DEFAULT" },
+    { "SET autocommit = 0, @@character_set_client = cp852", SQL_UNSAFE_NONE, "cp852" },
+    { "EXECUTE IMMEDIATE 'SET NAMES latin1'", SQL_UNSAFE_NONE, "latin1" },
+    { "SET sql_mode = 'ANSI_QUOTES'", SQL_UNSAFE_SQL_MODE, NULL },
+    { "SET SESSION sql_mode = 'strict_trans_tables,ansi'", SQL_UNSAFE_SQL_MODE, NULL },
+    { "SET @@sql_mode = ORACLE", SQL_UNSAFE_SQL_MODE, NULL },
+    { "SET @@global.sql_mode = 4", SQL_UNSAFE_SQL_MODE, NULL },
+    { "SET sql_mode = 262144", SQL_UNSAFE_SQL_MODE, NULL },               /* ANSI */
+    { "SET sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')", SQL_UNSAFE_SQL_MODE, NULL },
+    { "SET sql_mode = @x", SQL_UNSAFE_SQL_MODE, NULL },
+    { "SET sql_mode = 'AN\\SI_QUOTES'", SQL_UNSAFE_SQL_MODE, NULL },
+    { "SET sql_mode = 'AN' 'SI_QUOTES'", SQL_UNSAFE_SQL_MODE, NULL },
+    { "SET STATEMENT sql_mode = 'ANSI_QUOTES' FOR SELECT 1", SQL_UNSAFE_SQL_MODE, NULL },
+    { "EXECUTE IMMEDIATE \"SET sql_mode = 'ANSI'\"", SQL_UNSAFE_SQL_MODE, NULL },
+    { "SET sql_mode = 'STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES'", SQL_UNSAFE_NONE, NULL },
+    { "SET sql_mode = DEFAULT, sql_mode = 3", SQL_UNSAFE_NONE, NULL },
+    { "SET @sql_mode = 'ANSI'", SQL_UNSAFE_NONE, NULL },                  /* a user variable */
+    { "SET PASSWORD = PASSWORD('ansi')", SQL_UNSAFE_NONE, NULL },
+};
+
+static void test_set_session(void **state)
+{
+    struct sql_stmt st;
+    size_t used;
+    char msg[512];
+
+    (void)state;
+    sql_stmt_init(&st);
+    for (size_t i = 0; i < sizeof(set_rows) / sizeof(set_rows[0]); i++) {
+        const struct set_row *r = &set_rows[i];
+        assert_int_equal(sql_classify(r->sql, strlen(r->sql), &tables, "", &st, &used), 0);
+        if ((int)st.unsafe != r->unsafe)
+            fail_msg("%s: unsafe %d, expected %d", r->sql, st.unsafe, r->unsafe);
+        if (r->unsafe == SQL_UNSAFE_NONE) {
+            assert_int_equal(sql_decide_session(&st, msg, sizeof(msg)), SQL_ALLOW);
+        } else {
+            enum sql_reason why = sql_decide(&st, NULL, "dc-a", false, NULL, msg, sizeof(msg));
+            assert_int_equal(why, r->unsafe == SQL_UNSAFE_CHARSET ? SQL_REFUSE_CHARSET
+                                                                  : SQL_REFUSE_SQL_MODE);
+        }
+        if (r->charset == NULL) {
+            if (r->unsafe == SQL_UNSAFE_NONE && st.sets_charset)
+                fail_msg("%s: sets a character set", r->sql);
+        } else if (!st.sets_charset) {
+            fail_msg("%s: no character set", r->sql);
+        } else if (strcmp(r->charset, st.charset ? st.charset->name : "DEFAULT") != 0) {
+            fail_msg("%s: %s", r->sql, st.charset ? st.charset->name : "DEFAULT");
+        }
+    }
+    /* the refusal names the character set and has its own errno */
+    assert_int_equal(sql_classify("SET NAMES gbk", 13, &tables, "", &st, &used), 0);
+    assert_int_equal(sql_decide(&st, NULL, "dc-a", false, NULL, msg, sizeof(msg)),
+                     SQL_REFUSE_CHARSET);
+    assert_non_null(strstr(msg, "gbk"));
+    assert_int_equal(sql_reason_info(SQL_REFUSE_CHARSET)->code, 7413);
+    assert_int_equal(sql_reason_info(SQL_REFUSE_SQL_MODE)->code, 7414);
+    /* SET STATEMENT ... FOR runs the statement: a write is classified */
+    const char *w = "SET STATEMENT max_statement_time = 10 FOR DELETE FROM orders WHERE buyer_id = 7";
+    assert_int_equal(sql_classify(w, strlen(w), &tables, "", &st, &used), 0);
+    assert_true(st.is_write && st.unit_table);
+    assert_int_equal(st.nkeys, 1);
+    assert_int_equal(st.keys[0], 7);
+    sql_stmt_deinit(&st);
+}
+
+/* The client character set decides whether 0xA0 / 0xFF separate words. */
+static void test_charset_whitespace(void **state)
+{
+    const char *a0 = "INSERT\xa0INTO orders (buyer_id) VALUES (5)";
+    const char *ff = "DELETE\xff" "FROM orders";
+    unsigned utf8 = SQL_MODE_CHARSET_KNOWN, latin1 = utf8 | SQL_MODE_SPACE_A0;
+    unsigned cp852 = utf8 | SQL_MODE_SPACE_FF;
+    unsigned unsure = utf8 | SQL_MODE_MAYBE_A0 | SQL_MODE_MAYBE_FF;
+    struct sql_stmt st;
+    size_t used;
+
+    (void)state;
+    assert_non_null(sql_charset_by_collation(8));
+    assert_true((sql_charset_by_name("LATIN1", 6)->space & SQL_CS_SPACE_A0) != 0);
+    assert_true(sql_charset_by_collation(28)->unsafe);          /* gbk */
+    assert_true(sql_charset_by_collation(95)->unsafe);          /* cp932 */
+    assert_false(sql_charset_by_collation(45)->unsafe);         /* utf8mb4 */
+    assert_null(sql_charset_by_collation(0));
+    assert_null(sql_charset_by_collation(35));                  /* ucs2: not a client set */
+    sql_stmt_init(&st);
+    assert_int_equal(sql_classify_mode(a0, strlen(a0), latin1, &tables, "", &st, &used), 0);
+    assert_true(st.is_write && st.unit_table && !st.key_unknown);
+    assert_int_equal(st.keys[0], 5);
+    assert_int_equal(sql_classify_mode(a0, strlen(a0), utf8, &tables, "", &st, &used), 0);
+    assert_false(st.is_write);                                   /* one word for utf8 */
+    assert_int_equal(sql_classify_mode(a0, strlen(a0), unsure, &tables, "", &st, &used), 0);
+    assert_true(st.is_write && st.unit_table && st.key_unknown);  /* either: ambiguous */
+    assert_int_equal(sql_classify_mode(ff, strlen(ff), cp852, &tables, "", &st, &used), 0);
+    assert_true(st.is_write && st.unit_table);
+    assert_int_equal(sql_classify_mode(ff, strlen(ff), latin1, &tables, "", &st, &used), 0);
+    assert_false(st.is_write);
+    /* "à" in UTF-8 (C3 A0) inside a word stays a word for utf8 */
+    const char *u = "SELECT \xc3\xa0" "INSERT FROM t";
+    assert_int_equal(sql_classify_mode(u, strlen(u), utf8, &tables, "", &st, &used), 0);
+    assert_false(st.is_write);
+    sql_stmt_deinit(&st);
+}
+
+/* Versioned comments against the server's version (measured on 10.11.19). */
+static void test_versioned_known(void **state)
+{
+    static const struct {
+        const char *sql;
+        unsigned long version;
+        int nkeys;              /* keys found; -1: ambiguous (key unknown) */
+        bool write;
+    } v[] = {
+        { "DELETE FROM orders WHERE buyer_id = 5 /*!101119 OR 1 */", 101119, 0, true },
+        { "DELETE FROM orders WHERE buyer_id = 5 /*!101120 OR 1 */", 101119, 1, true },
+        { "DELETE FROM orders WHERE buyer_id = 5 /*!101120 OR 1 */", 0, -1, true },
+        { "DELETE FROM orders WHERE buyer_id = 5 /*!50700 OR 1 */", 101119, 1, true },
+        { "DELETE FROM orders WHERE buyer_id = 5 /*!50699 OR 1 */", 101119, 0, true },
+        { "DELETE FROM orders WHERE buyer_id = 5 /*M!99999 OR 1 */", 101119, 0, true },
+        { "DELETE FROM orders WHERE buyer_id = 5 /*M!50700 OR 1 */", 0, -1, true },
+        { "/*M!100616 SET NAMES utf8mb4 */", 101119, 0, false },
+        { "/*M!100616 SET NAMES utf8mb4 */", 0, -1, true },
+        { "SELECT 1 /*!999999 /* x */ ; DELETE FROM orders */", 101119, 0, false },
+        { "SELECT 1 /*!999999 'x */ , 2", 101119, 0, false },
+        { "SELECT 1 /*!40101 /*!40101 1 */ */", 101119, -1, true },
+    };
+    struct sql_stmt st;
+    size_t used;
+
+    (void)state;
+    sql_stmt_init(&st);
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        unsigned mode = SQL_MODE_VERSION(v[i].version);
+        assert_int_equal(sql_classify_mode(v[i].sql, strlen(v[i].sql), mode, &tables, "",
+                                           &st, &used), 0);
+        if (used != strlen(v[i].sql) || st.is_write != v[i].write ||
+            (v[i].nkeys >= 0 && ((int)st.nkeys != v[i].nkeys ||
+                                 (v[i].nkeys > 0 && st.key_unknown))) ||
+            (v[i].nkeys < 0 && !st.key_unknown))
+            fail_msg("%s (version %lu): write %d keys %zu unknown %d used %zu", v[i].sql,
+                     v[i].version, st.is_write, st.nkeys, st.key_unknown, used);
+    }
+    sql_stmt_deinit(&st);
+}
+
 static void test_many_rows_grow(void **state)
 {
     char *sql = malloc(200000);
@@ -633,6 +803,9 @@ int main(void)
         cmocka_unit_test(test_multi_statement),
         cmocka_unit_test(test_params_numbered_across_strings),
         cmocka_unit_test(test_no_backslash_escapes),
+        cmocka_unit_test(test_set_session),
+        cmocka_unit_test(test_charset_whitespace),
+        cmocka_unit_test(test_versioned_known),
         cmocka_unit_test(test_many_rows_grow),
         cmocka_unit_test(test_locking_deep),
         cmocka_unit_test(test_garbage_never_crashes),

@@ -4,7 +4,9 @@
  * by statement as the proxy walks a COM_QUERY.
  *
  *   byte 0: bit 0 NO_BACKSLASH_ESCAPES, bit 1 current schema "shop",
- *           bit 2 this unit is the center; the rest is the SQL text
+ *           bit 2 this unit is the center, bit 3 character set known,
+ *           bit 4 0xA0 is whitespace, bit 5 0xA0/0xFF unsure, bit 6 server
+ *           version 10.11.19, bit 7 0xFF is whitespace; the rest is the SQL text
  *
  * Properties, per statement: classification is deterministic; the bytes
  * consumed are within the text and never zero while text is left; counts
@@ -137,6 +139,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     unsigned flags = data[0];
     unsigned mode = (flags & 1) ? SQL_MODE_NO_BACKSLASH_ESCAPES : 0;
+    /* bits 3-7: how the session reads text (character set, server version) */
+    mode |= (flags & 8) ? SQL_MODE_CHARSET_KNOWN : 0;
+    mode |= (flags & 16) ? SQL_MODE_SPACE_A0 : 0;
+    mode |= (flags & 32) ? SQL_MODE_MAYBE_A0 | SQL_MODE_MAYBE_FF : 0;
+    mode |= (flags & 64) ? SQL_MODE_VERSION(101119) : 0;
+    mode |= (flags & 128) ? SQL_MODE_SPACE_FF : 0;
     const char *db = (flags & 2) ? "shop" : "";
     const char *sql = (const char *)data + 1;
     size_t len = size - 1, off = 0;

@@ -4,7 +4,9 @@
 # tool: authentication relay, allowed and refused writes for every reason,
 # transactions, the ban drain, prepared statements, a 20 MB blob, a killed
 # backend, malformed packets, 500 concurrent connections, persisted rules,
-# TRUNCATE, DDL (7412, allow_ddl) and CALL (hints, procedures_pass).
+# TRUNCATE, DDL (7412, allow_ddl), CALL (hints, procedures_pass), client
+# character sets (7413: the gbk 0xBF 0x5C bypass, latin1 0xA0), sql_mode
+# ANSI_QUOTES (7414) and versioned comments by the server's version.
 #
 # Note: the mariadb/mysql CLI strips comments (and so /* sharding_key=N */
 # hints) unless started with -c / --comments; the hint tests use -c and check
@@ -264,6 +266,68 @@ elif what == 'nbe':
     k.execute("SET sql_mode = 'NO_BACKSLASH_ESCAPES'")
     print(err(lambda: k.execute(sneaky)))
     k.execute("SELECT COUNT(*) FROM orders WHERE buyer_id = 7001 AND note = ''"); print(k.fetchone()[0])
+elif what == 'charset':
+    # gbk: 0xBF 0x5C is one character for the server, an escape for a
+    # byte-wise reader: the proxy would see one string where the server
+    # runs an INSERT. Directly against the server it inserts:
+    bypass = b"SELECT 1 AS a FROM dual WHERE '\xbf\x5c' <> ''; INSERT INTO orders (buyer_id, note) VALUES (7901, 'gbk') -- '"
+    def rawq(c, b):
+        try:
+            c._execute_command(3, b); c._read_query_result()
+            while c._result and c._result.has_next: c.next_result()
+            return 'ok'
+        except pymysql.MySQLError as e:
+            return 'err %d' % e.args[0]
+    d = pymysql.connect(host='127.0.0.1', port=int(sys.argv[3]), user=user, password=pw,
+                        database='unitroute', autocommit=True, client_flag=CLIENT.MULTI_STATEMENTS)
+    rawq(d, b"SET NAMES gbk")
+    print('direct', rawq(d, bypass))
+    dk = d.cursor(); dk.execute("SELECT COUNT(*) FROM orders WHERE buyer_id = 7901"); print(dk.fetchone()[0])
+    dk.execute("DELETE FROM orders WHERE buyer_id = 7901")
+    # through the proxy: SET NAMES gbk refused, the connection still usable
+    c = conn(client_flag=CLIENT.MULTI_STATEMENTS); k = c.cursor()
+    print('names', rawq(c, b"SET NAMES gbk"))
+    print('var', rawq(c, b"SET @@session.character_set_client = @cs"))
+    print('multi', rawq(c, b"SET NAMES utf8mb4; SET character_set_client = 28; " + bypass[:20]))
+    print('bypass', rawq(c, bypass))            # utf8mb4: the server reads it as the proxy does
+    k.execute("SELECT @@character_set_client"); print(k.fetchone()[0])
+    # a gbk handshake is refused
+    print('handshake', err(lambda: conn(charset='gbk')))
+    # latin1: 0xA0 separates words; utf8mb4: it does not
+    nbsp = b"INSERT\xa0INTO orders (buyer_id, note) VALUES (7902, 'nbsp')"
+    l = conn(charset='latin1')
+    print('latin1', rawq(l, nbsp), rawq(l, b"INSERT\xa0INTO orders (buyer_id, note) VALUES (1902, 'nbsp')"))
+    print('utf8mb4', rawq(c, nbsp))
+    print('set-latin1', rawq(c, b"SET NAMES latin1; " + nbsp))
+    rawq(c, b"SET NAMES latin1")
+    print('after', rawq(c, nbsp))
+    k.execute("SELECT COUNT(*) FROM orders WHERE buyer_id = 7902"); print(k.fetchone()[0])
+    k.execute("SELECT COUNT(*) FROM orders WHERE buyer_id = 1902"); print(k.fetchone()[0])
+    k.execute("SELECT COUNT(*) FROM orders WHERE buyer_id = 7901"); print(k.fetchone()[0])
+elif what == 'sqlmode':
+    c = conn(client_flag=CLIENT.MULTI_STATEMENTS); k = c.cursor()
+    ansi = "INSERT INTO \"orders\" (buyer_id, note) VALUES (7903, 'ansi')"
+    for s in ["SET sql_mode = 'ANSI_QUOTES'", "SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')",
+              "SET @@session.sql_mode = 'TRADITIONAL,ANSI'; " + ansi,
+              "SET STATEMENT sql_mode = 'ANSI_QUOTES' FOR " + ansi, "SET GLOBAL sql_mode = 4",
+              "EXECUTE IMMEDIATE 'SET sql_mode = @m'"]:
+        print(err(lambda: k.execute(s)))
+        while k.nextset(): pass
+    k.execute("SELECT @@sql_mode LIKE '%ANSI%'"); print(k.fetchone()[0])
+    k.execute("SET sql_mode = 'PIPES_AS_CONCAT,STRICT_TRANS_TABLES'")
+    print(err(lambda: k.execute("DELETE FROM orders WHERE buyer_id = 1 || 1")))
+    k.execute("SELECT COUNT(*) FROM orders WHERE buyer_id = 7903"); print(k.fetchone()[0])
+elif what == 'versioned':
+    c = conn(client_flag=CLIENT.MULTI_STATEMENTS); k = c.cursor()
+    # what mariadb-dump writes: run as code on 10.11 (no longer refused)
+    print(err(lambda: k.execute("/*M!100616 SET @OLD_NOTE_VERBOSITY=@@NOTE_VERBOSITY, NOTE_VERBOSITY=0 */")))
+    print(err(lambda: k.execute("/*!40101 SET NAMES utf8mb4 */")))
+    # above the server's version: a comment, for the proxy too
+    print(err(lambda: k.execute("SELECT 1 /*!999999 'x */")))
+    print(err(lambda: k.execute("DELETE FROM orders WHERE buyer_id = 1904 /*!999999 OR 1 */")))
+    print(err(lambda: k.execute("DELETE FROM orders WHERE buyer_id = 1904 /*!100000 OR 1 */")))
+    print(err(lambda: k.execute("SELECT 1 /*!999999 /* x */ ; INSERT INTO orders (buyer_id) VALUES (7904) */")))
+    k.execute("SELECT COUNT(*) FROM orders WHERE buyer_id = 7904"); print(k.fetchone()[0])
 elif what == 'blob':
     c = conn(max_allowed_packet=64 << 20); k = c.cursor()
     data = os.urandom(20 << 20)
@@ -404,6 +468,15 @@ out=$(py multi $PA | tr '\n' ' ')
 t_eq "multi-statements: one refused statement refuses the whole query" "err 7402 0 2 " "$out"
 out=$(py nbe $PA | tr '\n' ' ')
 t_match "NO_BACKSLASH_ESCAPES (set before, or in the same query) is followed" "^err 740[16] err 7406 0 $" "$out"
+out=$(py charset $PA $UR_DB1_PORT | tr '\n' ' ')
+t_eq "gbk: the 0xBF 0x5C bypass inserts directly; through the proxy SET NAMES gbk, a variable, a collation id and a gbk handshake are refused (7413), on utf8mb4 the server reads it as the proxy does (no INSERT), latin1 0xA0 is whitespace exactly on latin1" \
+    "direct ok 1 names err 7413 var err 7413 multi err 7413 bypass err 1064 utf8mb4 handshake err 7413 latin1 err 7402 ok utf8mb4 err 1064 set-latin1 err 7402 after err 7402 0 1 0 " "$out"
+out=$(py sqlmode $PA | tr '\n' ' ')
+t_eq "sql_mode with ANSI_QUOTES / ANSI or not a literal is refused (7414), connection usable; PIPES_AS_CONCAT keeps || unusable as a key" \
+    "err 7414 err 7414 err 7414 err 7414 err 7414 err 7414 0 err 7401 0 " "$out"
+out=$(py versioned $PA | tr '\n' ' ')
+t_eq "versioned comments follow the server's version (10.11): mariadb-dump lines pass, later versions are comments" \
+    "ok ok ok ok err 7401 ok 0 " "$out"
 out=$(py blob $PA | tr '\n' ' ')
 t_eq "a 20 MB blob round trip, an 18 MB row" "same 18874368 " "$out"
 out=$(py toolarge $PB | tr '\n' ' ')

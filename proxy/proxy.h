@@ -84,6 +84,29 @@ struct proxy_stmt {             /* a prepared statement the server knows */
     uint8_t        *long_data;  /* bitmap: params sent as long data */
 };
 
+/*
+ * The session changes a command makes once its statements succeed (USE,
+ * COM_INIT_DB, SET NAMES ...), each with the index of the statement that
+ * makes it. The server runs a query's statements in order and stops at the
+ * first error; at the response's end the last change of a statement that
+ * completed holds (proxy_inspect.c: inspect_response_end). Only the last
+ * PROXY_PENDING_MAX changes of each kind are kept.
+ */
+#define PROXY_PENDING_MAX 8
+
+struct proxy_pending {
+    bool     active;            /* changes wait for the response's end */
+    bool     unsure;            /* the statements could not be followed: schema unknown */
+    uint32_t exact;             /* statements below this index give one result each */
+    uint32_t ndb, ncs;          /* changes recorded (kept: the last PROXY_PENDING_MAX) */
+    uint32_t db_stmt[PROXY_PENDING_MAX];
+    char     db[PROXY_PENDING_MAX][SQL_NAME_MAX];
+    bool     db_lost[PROXY_PENDING_MAX];    /* the schema after it cannot be told */
+    uint32_t cs_stmt[PROXY_PENDING_MAX];
+    unsigned cs[PROXY_PENDING_MAX];     /* cs_mode after that statement */
+    unsigned cs_before;         /* cs_mode before the command */
+};
+
 struct proxy_worker;
 
 struct proxy_handle {           /* epoll data: which socket of which conn */
@@ -124,16 +147,18 @@ struct proxy_conn {
     uint32_t    caps;           /* client capabilities (masked) */
     uint32_t    server_caps;    /* greeting capabilities (masked) */
     bool        deprecate_eof;
-    char        db[SQL_NAME_MAX];
+    char        db[SQL_NAME_MAX];   /* the session's schema, as the server has it */
+    bool        db_unknown;     /* not known (db is ""): unqualified names match a
+                                 * classified table of that name in any schema */
     unsigned long server_version; /* MariaDB version id of the greeting (0 = unknown) */
     /* how the session's client character set reads bytes above 0x7F, as
      * SQL_MODE_CHARSET_KNOWN | SQL_MODE_SPACE_* | SQL_MODE_MAYBE_* (sql_lexer.h) */
     unsigned    cs_default;     /* the greeting's (server default); 0 = unknown or unsafe */
     unsigned    cs_mode;        /* now */
     unsigned    cs_mode_hs;     /* from the handshake / COM_CHANGE_USER (reset returns here) */
-    unsigned    cs_mode_next;   /* cs_mode once the query that changed it ends without ERR */
-    bool        cs_confirm;     /* cs_mode_next waits for the response's end */
+    struct proxy_pending pend;  /* schema / character set changes awaiting the response */
     bool        resp_err;       /* an ERR was seen in the current response */
+    uint32_t    resp_results;   /* statement results (OK or result set) completed in it */
 
     struct proxy_stmt *stmts;   /* prepared statements */
     size_t      nstmts, stmts_cap;

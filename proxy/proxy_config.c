@@ -17,6 +17,9 @@
 #include "router/log.h"
 #include "router/topology.h"
 
+_Static_assert(PROXY_CONFIG_TABLES_MAX <= SQL_UPSERT_TABLES_MAX,
+               "every configured table fits in the policy's upsert_tables");
+
 enum key_type {
     KEY_STR,        /* string copied into a char array */
     KEY_PATH,       /* string resolved against the file's directory */
@@ -99,16 +102,27 @@ static int conf_fail(struct conf_ctx *cx, const config_setting_t *s, const char 
 static int conf_group(struct conf_ctx *cx, const config_setting_t *g,
                       const struct conf_key *keys, void *base);
 
+/*
+ * One tables entry into t. upsert = true (unit tables: the operator says
+ * every unique key holds the sharding column) adds it to pol's upsert_tables.
+ */
 static int conf_table(struct conf_ctx *cx, const config_setting_t *e,
-                      struct sql_table_rule *t)
+                      struct sql_table_rule *t, struct sql_policy *pol)
 {
     const char *name = NULL, *cls = "unit", *column = "buyer_id";
+    const config_setting_t *upsert = NULL;
 
     if (!config_setting_is_group(e))
         return conf_fail(cx, e, "%s", "each entry of tables must be a group { ... }");
     for (int i = 0; i < config_setting_length(e); i++) {
         config_setting_t *s = config_setting_get_elem(e, (unsigned)i);
         const char *k = config_setting_name(s), *v = config_setting_get_string(s);
+        if (strcmp(k, "upsert") == 0) {
+            if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                return conf_fail(cx, s, "%s must be true or false", k);
+            upsert = s;
+            continue;
+        }
         if (v == NULL)
             return conf_fail(cx, s, "%s must be a string", k);
         if (strcmp(k, "name") == 0)
@@ -118,7 +132,7 @@ static int conf_table(struct conf_ctx *cx, const config_setting_t *e,
         else if (strcmp(k, "column") == 0)
             column = v;
         else
-            return conf_fail(cx, s, "unknown key '%s' in a table (name, class, column)", k);
+            return conf_fail(cx, s, "unknown key '%s' in a table (name, class, column, upsert)", k);
     }
     if (name == NULL || name[0] == '\0')
         return conf_fail(cx, e, "%s", "a table needs a name");
@@ -135,6 +149,13 @@ static int conf_table(struct conf_ctx *cx, const config_setting_t *e,
     if (strcmp(cls, "unit") == 0) {
         t->cls = SQL_TABLE_UNIT;
         snprintf(t->column, sizeof(t->column), "%s", column);
+        if (upsert && config_setting_get_bool(upsert)) {
+            struct sql_routine_name *u = &pol->upsert_tables[pol->nupsert_tables++];
+            memcpy(u->schema, t->schema, sizeof(u->schema));
+            memcpy(u->name, t->name, sizeof(u->name));
+        }
+    } else if (upsert) {
+        return conf_fail(cx, upsert, "upsert is for unit tables, not class '%s'", cls);
     } else if (strcmp(cls, "center") == 0) {
         t->cls = SQL_TABLE_CENTER;
     } else {
@@ -151,7 +172,8 @@ static int conf_tables(struct conf_ctx *cx, const config_setting_t *s, struct pr
     if (n > PROXY_CONFIG_TABLES_MAX)
         return conf_fail(cx, s, "%s", "too many tables");
     for (int i = 0; i < n; i++)
-        if (conf_table(cx, config_setting_get_elem(s, (unsigned)i), &c->tables[i]) != 0)
+        if (conf_table(cx, config_setting_get_elem(s, (unsigned)i), &c->tables[i],
+                       &c->policy) != 0)
             return -1;
     c->ntables = (size_t)n;
     return 0;

@@ -210,55 +210,266 @@ static unsigned mode_after(unsigned mode, const struct sql_stmt *st)
 }
 
 /*
- * Character set changes of an allowed query: cs_mode until its response
- * ends. The server stops at the first failing statement, so it may be in
- * any set the query named, or the old one: a whitespace byte on which they
- * disagree is ambiguous until the response ends without an error.
+ * The reading while the response of a query that changes the character set
+ * is in flight, and after it if its statements cannot be followed: the
+ * server may be in any set the query named, or the old one, so a whitespace
+ * byte on which they disagree is ambiguous.
  */
-static void inspect_charset_changed(struct proxy_conn *c, unsigned final, unsigned any,
-                                    unsigned all)
+static unsigned charset_ambiguous(unsigned any, unsigned all)
 {
     unsigned sure = SQL_MODE_SPACE_A0 | SQL_MODE_SPACE_FF, maybe;
 
     maybe = ((any & ~all) & sure) << 2 | (any & (SQL_MODE_MAYBE_A0 | SQL_MODE_MAYBE_FF));
-    c->cs_mode = SQL_MODE_CHARSET_KNOWN | (all & sure & ~(maybe >> 2)) | maybe;
-    c->cs_mode_next = final & CS_BITS;
-    c->cs_confirm = true;
+    return SQL_MODE_CHARSET_KNOWN | (all & sure & ~(maybe >> 2)) | maybe;
+}
+
+/* ---- session changes awaiting the response ------------------------------- */
+
+/* Statement stmt makes the schema db (lost: one the proxy cannot tell). */
+static void pending_add_db(struct proxy_pending *p, uint32_t stmt, const char *db, bool lost)
+{
+    uint32_t slot = p->ndb++ % PROXY_PENDING_MAX;
+
+    p->db_stmt[slot] = stmt;
+    p->db_lost[slot] = lost;
+    snprintf(p->db[slot], sizeof(p->db[slot]), "%s", lost ? "" : db);
+}
+
+static void pending_add_cs(struct proxy_pending *p, uint32_t stmt, unsigned mode)
+{
+    uint32_t slot = p->ncs++ % PROXY_PENDING_MAX;
+
+    p->cs_stmt[slot] = stmt;
+    p->cs[slot] = mode;
+}
+
+/*
+ * Does st give exactly one result (an OK, an ERR or one result set)? CALL,
+ * EXECUTE, compound statements (BEGIN NOT ATOMIC ...) give one per inner
+ * SELECT, then an OK: the proxy counts only what it knows gives one.
+ */
+static bool stmt_one_result(const struct sql_stmt *st)
+{
+    if (st->call || st->deferred)
+        return false;
+    if (st->verb == SQL_VERB_OTHER)
+        return st->sets_charset && !st->is_write;  /* SET NAMES / CHARACTER SET */
+    return st->verb != SQL_VERB_CALL;
+}
+
+#define PICK_NONE    (-1)       /* no change of a completed statement */
+#define PICK_UNKNOWN (-2)       /* cannot tell which holds */
+
+/*
+ * The slot of the change that holds among the n recorded (statement
+ * indexes stmt): the last one below done; with open, statements from done
+ * on may have run too, so a change there leaves the outcome unknown.
+ */
+static int pending_pick(const uint32_t *stmt, uint32_t n, uint32_t done, bool open)
+{
+    uint32_t lo = n > PROXY_PENDING_MAX ? n - PROXY_PENDING_MAX : 0;
+
+    for (uint32_t j = n; j-- > lo;) {
+        uint32_t s = stmt[j % PROXY_PENDING_MAX];
+        if (s < done)
+            return (int)(j % PROXY_PENDING_MAX);
+        if (open)
+            return PICK_UNKNOWN;
+    }
+    return lo > 0 ? PICK_UNKNOWN : PICK_NONE;
+}
+
+void inspect_response_end(struct proxy_conn *c)
+{
+    struct proxy_pending *p = &c->pend;
+    uint32_t done = UINT32_MAX;
+    bool open = false;
+
+    if (!p->active)
+        return;
+    p->active = false;
+    if (c->resp_err) {                  /* the statement after the last result failed */
+        open = c->resp_results >= p->exact;
+        done = open ? p->exact : c->resp_results;
+    }
+    int db = p->unsure ? PICK_UNKNOWN : pending_pick(p->db_stmt, p->ndb, done, open);
+    if (db == PICK_UNKNOWN || (db >= 0 && p->db_lost[db])) {
+        c->db_unknown = true;           /* no schema: a CALL matches no "schema.proc" */
+        c->db[0] = '\0';
+    } else if (db >= 0) {
+        memcpy(c->db, p->db[db], sizeof(c->db));
+        c->db_unknown = false;
+    }
+    int cs = pending_pick(p->cs_stmt, p->ncs, done, open);
+    if (cs >= 0)
+        c->cs_mode = p->cs[cs];
+    else if (cs == PICK_NONE)
+        c->cs_mode = p->cs_before;
+    /* PICK_UNKNOWN: cs_mode stays the ambiguous reading */
+}
+
+void inspect_init_db(struct proxy_conn *c, const uint8_t *name, size_t len)
+{
+    struct proxy_pending *p = &c->pend;
+    char db[SQL_NAME_MAX];
+
+    memset(p, 0, sizeof(*p));
+    p->active = true;
+    p->exact = 1;
+    p->cs_before = c->cs_mode;
+    if (len >= sizeof(db) || memchr(name, 0, len)) {
+        p->unsure = true;               /* a name the proxy cannot hold */
+        return;
+    }
+    memcpy(db, name, len);
+    db[len] = '\0';
+    pending_add_db(p, 0, db, false);
+}
+
+static bool tok_is(const struct sql_tok *t, const char *word)
+{
+    return t->type == SQL_TOK_WORD && t->n == strlen(word) && strncasecmp(t->s, word, t->n) == 0;
+}
+
+#define SCHEMA_SAME  0          /* the statement leaves the schema as it is */
+#define SCHEMA_SET   1          /* it sets the schema db */
+#define SCHEMA_LOST  2          /* it runs text the proxy cannot see: schema unknown */
+
+/*
+ * What statement st (text sql[0..len), read under mode) does to the schema:
+ * USE sets it; `EXECUTE IMMEDIATE 'USE db'` too (the classifier reads the
+ * text but reports what it writes, not a USE in it); EXECUTE of a prepared
+ * statement or of text the proxy cannot read may run a USE it never saw.
+ */
+static int stmt_schema(const struct sql_stmt *st, const char *sql, size_t len, unsigned mode,
+                       const struct sql_tables *tables, const char *cur_db,
+                       char db[SQL_NAME_MAX])
+{
+    struct sql_lexer lx;
+    struct sql_tok t;
+    struct sql_stmt inner;
+    size_t used;
+    int rc = SCHEMA_SAME;
+
+    if (st->verb == SQL_VERB_USE) {
+        snprintf(db, SQL_NAME_MAX, "%s", st->use_db);
+        return SCHEMA_SET;
+    }
+    if (st->verb != SQL_VERB_OTHER)
+        return SCHEMA_SAME;
+    sql_lexer_init(&lx, sql, len, mode);
+    sql_lexer_next(&lx, &t);
+    if (!tok_is(&t, "EXECUTE"))
+        return SCHEMA_SAME;
+    sql_lexer_next(&lx, &t);
+    if (!tok_is(&t, "IMMEDIATE"))
+        return SCHEMA_LOST;             /* EXECUTE name: the prepared text is not kept */
+    sql_lexer_next(&lx, &t);
+    if (t.type != SQL_TOK_STRING || t.escaped || lx.ambiguous || lx.ambiguous_space)
+        return SCHEMA_LOST;
+    sql_stmt_init(&inner);
+    if (sql_classify_mode(t.s, t.n, mode, tables, cur_db, &inner, &used) != 0)
+        rc = SCHEMA_LOST;
+    else if (inner.verb == SQL_VERB_USE || inner.verb == SQL_VERB_OTHER)
+        rc = stmt_schema(&inner, t.s, t.n, mode, tables, cur_db, db);  /* shorter text */
+    sql_stmt_deinit(&inner);
+    return rc;
+}
+
+/* ---- tables ------------------------------------------------------------------ */
+
+static int rule_rank(const struct sql_table_rule *r, bool is_center)
+{
+    if (r->cls == SQL_TABLE_OTHER)
+        return 2;
+    /* the stricter class first: center writes are refused off the center */
+    return (r->cls == SQL_TABLE_UNIT) == is_center ? 0 : 1;
+}
+
+/*
+ * The classified tables as read in an unknown schema: every rule matches
+ * its name in any schema, the stricter class first. 0 (any->v owned by the
+ * caller), or -1 (ENOMEM).
+ */
+static int tables_any_schema(const struct proxy *px, struct sql_tables *any)
+{
+    struct sql_table_rule *v = malloc((px->tables.n ? px->tables.n : 1) * sizeof(*v));
+    size_t n = 0;
+
+    if (v == NULL)
+        return -1;
+    for (int rank = 0; rank < 3; rank++)
+        for (size_t i = 0; i < px->tables.n; i++)
+            if (rule_rank(&px->tables.v[i], px->is_center) == rank) {
+                v[n] = px->tables.v[i];
+                v[n++].schema[0] = '\0';
+            }
+    any->v = v;
+    any->n = n;
+    return 0;
+}
+
+/* The tables to read a statement with: any schema's when it is unknown
+ * (any filled on first use, freed by the caller). NULL: out of memory. */
+static const struct sql_tables *query_tables(const struct proxy *px, bool unknown,
+                                             struct sql_tables *any)
+{
+    if (!unknown)
+        return &px->tables;
+    if (any->v == NULL && tables_any_schema(px, any) != 0)
+        return NULL;
+    return any;
 }
 
 /*
  * Decide the statements of a COM_QUERY lexed under mode. Returns SQL_ALLOW
- * (keys recorded, c->db follows USE) or a reason with msg set.
+ * (keys recorded; the schema and character set changes in *pend, by
+ * statement) or a reason with msg set. Statements after a USE are read in
+ * its schema: the server runs them only if it succeeded.
  */
 static enum sql_reason inspect_query_mode(struct proxy_conn *c, const char *sql, size_t len,
                                           unsigned mode, unsigned *cs_any, unsigned *cs_all,
-                                          unsigned *cs_final, char *msg, size_t msglen)
+                                          unsigned *cs_final, struct proxy_pending *pend,
+                                          char *msg, size_t msglen)
 {
     unsigned mode0 = mode;
     struct proxy *px = c->w->px;
     char db[SQL_NAME_MAX];
     struct sql_stmt st;
+    struct sql_tables any = { NULL, 0 };
     enum sql_reason why = SQL_ALLOW;
-    bool any_write = false, only_txn_end = true;
+    bool any_write = false, only_txn_end = true, unknown = c->db_unknown;
     size_t off = 0, used, nstmts = 0, wkeys_before = c->nwkeys;
 
     sql_stmt_init(&st);
     memcpy(db, c->db, sizeof(db));
     while (off < len) {                 /* pass 1: no lock */
-        if (sql_classify_mode(sql + off, len - off, mode, &px->tables, db, &st, &used) != 0) {
+        const struct sql_tables *tables = query_tables(px, unknown, &any);
+        if (tables == NULL ||
+            sql_classify_mode(sql + off, len - off, mode, tables, db, &st, &used) != 0) {
             snprintf(msg, msglen, "unitproxy: out of memory");
             sql_stmt_deinit(&st);
+            free((void *)any.v);
             return SQL_REFUSE_TOO_LARGE;
         }
-        off += used ? used : len - off;
-        nstmts++;
-        if (st.verb == SQL_VERB_USE)
-            snprintf(db, sizeof(db), "%s", st.use_db);
+        size_t used_n = used ? used : len - off;
+        off += used_n;
+        if (pend->exact == nstmts && stmt_one_result(&st))
+            pend->exact++;
+        int sc = stmt_schema(&st, sql + off - used_n, used_n, mode, &px->tables, db, db);
+        if (sc != SCHEMA_SAME) {
+            unknown = sc == SCHEMA_LOST;
+            if (unknown)
+                db[0] = '\0';
+            pending_add_db(pend, (uint32_t)nstmts, db, unknown);
+        }
         mode = mode_after(mode, &st);
         if (st.sets_charset) {
             *cs_any |= mode & CS_BITS;
             *cs_all &= mode & CS_BITS;
+            pending_add_cs(pend, (uint32_t)nstmts, mode & CS_BITS);
         }
+        nstmts++;
         any_write |= st.is_write || st.verb == SQL_VERB_XA || st.unsafe != SQL_UNSAFE_NONE;
         if (st.verb != SQL_VERB_ROLLBACK && st.verb != SQL_VERB_COMMIT &&
             st.verb != SQL_VERB_EMPTY)
@@ -266,13 +477,14 @@ static enum sql_reason inspect_query_mode(struct proxy_conn *c, const char *sql,
     }
     if (!only_txn_end && session_txn_banned(c, msg, msglen)) {
         sql_stmt_deinit(&st);
+        free((void *)any.v);
         return SQL_REFUSE_TXN_BANNED;
     }
     *cs_final = mode;
     if (!any_write) {
         atomic_fetch_add(&px->m.statements[0][0], nstmts);
-        memcpy(c->db, db, sizeof(db));
         sql_stmt_deinit(&st);
+        free((void *)any.v);
         return SQL_ALLOW;
     }
     /* pass 2: decide the writes against the current rules, under the lock */
@@ -280,16 +492,23 @@ static enum sql_reason inspect_query_mode(struct proxy_conn *c, const char *sql,
     pthread_mutex_lock(&c->w->lock);
     const struct rules *r = rules_store_get(&px->keeper->store, &g);
     mode = mode0;
+    unknown = c->db_unknown;
     memcpy(db, c->db, sizeof(db));
     for (off = 0; off < len && why == SQL_ALLOW;) {
-        if (sql_classify_mode(sql + off, len - off, mode, &px->tables, db, &st, &used) != 0) {
+        const struct sql_tables *tables = query_tables(px, unknown, &any);
+        if (tables == NULL ||
+            sql_classify_mode(sql + off, len - off, mode, tables, db, &st, &used) != 0) {
             why = SQL_REFUSE_TOO_LARGE;
             snprintf(msg, msglen, "unitproxy: out of memory");
             break;
         }
-        off += used ? used : len - off;
-        if (st.verb == SQL_VERB_USE)
-            snprintf(db, sizeof(db), "%s", st.use_db);
+        size_t used_n = used ? used : len - off;
+        off += used_n;
+        int sc = stmt_schema(&st, sql + off - used_n, used_n, mode, &px->tables, db, db);
+        if (sc != SCHEMA_SAME)
+            unknown = sc == SCHEMA_LOST;
+        if (sc == SCHEMA_LOST)
+            db[0] = '\0';
         mode = mode_after(mode, &st);
         if (!st.is_write && st.verb != SQL_VERB_XA && st.unsafe == SQL_UNSAFE_NONE) {
             atomic_fetch_add(&px->m.statements[0][0], 1);
@@ -305,11 +524,10 @@ static enum sql_reason inspect_query_mode(struct proxy_conn *c, const char *sql,
     }
     if (why != SQL_ALLOW)
         c->nwkeys = wkeys_before;       /* nothing of this command runs */
-    else
-        memcpy(c->db, db, sizeof(db));
     rules_store_put(&px->keeper->store, &g);
     pthread_mutex_unlock(&c->w->lock);
     sql_stmt_deinit(&st);
+    free((void *)any.v);
     return why;
 }
 
@@ -329,31 +547,38 @@ enum sql_reason inspect_query(struct proxy_conn *c, const char *sql, size_t len,
 {
     unsigned mode = inspect_sql_mode(c), any = c->cs_mode, all = c->cs_mode, final = mode;
     size_t wkeys_before = c->nwkeys;
-    char db[SQL_NAME_MAX];
+    struct proxy_pending pend;
 
-    memcpy(db, c->db, sizeof(db));
-    enum sql_reason why = inspect_query_mode(c, sql, len, mode, &any, &all, &final, msg, msglen);
+    memset(&pend, 0, sizeof(pend));
+    pend.cs_before = c->cs_mode;
+    enum sql_reason why = inspect_query_mode(c, sql, len, mode, &any, &all, &final, &pend,
+                                             msg, msglen);
     /*
      * A multi-statement query that sets sql_mode can change how backslashes
-     * in its later statements are read: then both readings must pass.
+     * in its later statements are read: then both readings must pass, and
+     * if they split the statements differently the schema is not known.
      */
     if (why == SQL_ALLOW && memchr(sql, '\\', len) && text_has(sql, len, "sql_mode")) {
-        char db_after[SQL_NAME_MAX];
-        memcpy(db_after, c->db, sizeof(db_after));
-        memcpy(c->db, db, sizeof(db));
         unsigned any2 = any, all2 = all, final2;
+        struct proxy_pending pend2;
+        memset(&pend2, 0, sizeof(pend2));
+        pend2.cs_before = c->cs_mode;
         why = inspect_query_mode(c, sql, len, mode ^ SQL_MODE_NO_BACKSLASH_ESCAPES,
-                                 &any2, &all2, &final2, msg, msglen);
+                                 &any2, &all2, &final2, &pend2, msg, msglen);
         if (why != SQL_ALLOW) {
             pthread_mutex_lock(&c->w->lock);
             c->nwkeys = wkeys_before;
             pthread_mutex_unlock(&c->w->lock);
         }
-        memcpy(c->db, why == SQL_ALLOW ? db_after : db, sizeof(db));
+        if (memcmp(&pend, &pend2, sizeof(pend)) != 0)
+            pend.unsure = true;
     }
-    if (why == SQL_ALLOW && (any != c->cs_mode || all != c->cs_mode ||
-                             (final & CS_BITS) != c->cs_mode))
-        inspect_charset_changed(c, final, any, all);
+    if (why != SQL_ALLOW)
+        return why;
+    if (any != c->cs_mode || all != c->cs_mode || (final & CS_BITS) != c->cs_mode)
+        c->cs_mode = charset_ambiguous(any, all);   /* until the response ends */
+    pend.active = pend.ndb > 0 || pend.ncs > 0 || pend.unsure;
+    c->pend = pend;
     return why;
 }
 
@@ -365,10 +590,18 @@ enum sql_reason inspect_prepare(struct proxy_conn *c, const char *sql, size_t le
     struct sql_stmt *st = malloc(sizeof(*st));
     size_t used;
 
-    if (st == NULL)
+    struct sql_tables any = { NULL, 0 };
+
+    if (st == NULL || (c->db_unknown && tables_any_schema(px, &any) != 0)) {
+        free(st);
+        snprintf(msg, msglen, "unitproxy: out of memory");
         return SQL_REFUSE_TOO_LARGE;
+    }
     sql_stmt_init(st);
-    if (sql_classify_mode(sql, len, inspect_sql_mode(c), &px->tables, c->db, st, &used) != 0) {
+    int rc = sql_classify_mode(sql, len, inspect_sql_mode(c), c->db_unknown ? &any : &px->tables,
+                               c->db, st, &used);
+    free((void *)any.v);
+    if (rc != 0) {
         sql_stmt_deinit(st);
         free(st);
         snprintf(msg, msglen, "unitproxy: out of memory");
@@ -424,6 +657,8 @@ enum sql_reason inspect_execute(struct proxy_conn *c, const uint8_t *p, size_t l
         return SQL_ALLOW;               /* the server answers unknown ids */
     if (session_txn_banned(c, msg, msglen))
         return SQL_REFUSE_TXN_BANNED;
+    if (s->st->verb == SQL_VERB_USE)    /* a prepared USE changes the schema at each run */
+        inspect_init_db(c, (const uint8_t *)s->st->use_db, strlen(s->st->use_db));
     if (!s->st->is_write) {
         atomic_fetch_add(&px->m.statements[0][0], 1);
         memset(s->long_data, 0, (s->nparams + 7u) / 8 + 1);

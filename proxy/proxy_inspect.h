@@ -28,9 +28,24 @@ unsigned inspect_charset_mode(const struct sql_charset *cs);
 enum sql_reason inspect_client_charset(struct proxy_conn *c, unsigned id, unsigned *mode,
                                        char *msg, size_t msglen);
 
-/* COM_QUERY text (all its statements). Updates c->db on USE when allowed. */
+/*
+ * COM_QUERY text (all its statements). When allowed, its USE and character
+ * set changes wait in c->pend for the response (inspect_response_end).
+ */
 enum sql_reason inspect_query(struct proxy_conn *c, const char *sql, size_t len,
                               char *msg, size_t msglen);
+
+/* COM_INIT_DB (or the EXECUTE of a prepared USE): the schema once it succeeds. */
+void inspect_init_db(struct proxy_conn *c, const uint8_t *name, size_t len);
+
+/*
+ * The response of the command in flight ended (c->resp_results statement
+ * results, then an ERR if c->resp_err): apply the schema and character set
+ * changes of the statements that completed. If that cannot be told, the
+ * schema becomes unknown (c->db_unknown) and the character set stays read
+ * as ambiguous.
+ */
+void inspect_response_end(struct proxy_conn *c);
 
 /* COM_STMT_PREPARE text; on SQL_ALLOW c->prep_pending holds the classification. */
 enum sql_reason inspect_prepare(struct proxy_conn *c, const char *sql, size_t len,

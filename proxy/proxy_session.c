@@ -75,6 +75,8 @@ static int session_forward(struct proxy_conn *c, size_t wire, enum proxy_resp re
     pbuf_consume(&c->cin, wire);
     c->resp = resp;
     c->rcount = 0;
+    c->resp_err = false;
+    c->resp_results = 0;
     return 0;
 }
 
@@ -97,6 +99,7 @@ static enum sql_reason session_change_user(struct proxy_conn *c, const uint8_t *
 {
     const uint8_t *nul = memchr(p + 1, 0, len > 1 ? len - 1 : 0);
     char db[SQL_NAME_MAX] = "";
+    bool unknown = false;
     unsigned mode = inspect_charset_mode(NULL), id = 0;
     size_t i = nul ? (size_t)(nul - p) + 1 : len;
 
@@ -108,6 +111,8 @@ static enum sql_reason session_change_user(struct proxy_conn *c, const uint8_t *
         if (n < sizeof(db)) {
             memcpy(db, p + i, n);
             db[n] = '\0';
+        } else {
+            unknown = true;             /* a name the proxy cannot hold */
         }
         i = end ? (size_t)(end - p) + 1 : len;
     }
@@ -119,8 +124,9 @@ static enum sql_reason session_change_user(struct proxy_conn *c, const uint8_t *
     }
     inspect_stmts_clear(c);
     memcpy(c->db, db, sizeof(c->db));
+    c->db_unknown = unknown;            /* on failure the server closes the connection */
     c->cs_mode = c->cs_mode_hs = mode;
-    c->cs_confirm = false;
+    c->pend.active = false;
     return SQL_ALLOW;
 }
 
@@ -178,11 +184,8 @@ static int session_command(struct proxy_conn *c, const uint8_t *p, size_t len,
     case MYSQL_COM_STMT_FETCH:
     case MYSQL_COM_FIELD_LIST:
         return session_forward(c, wire, PROXY_RESP_ROWS);
-    case MYSQL_COM_INIT_DB:
-        if (len - 1 < sizeof(c->db)) {
-            memcpy(c->db, p + 1, len - 1);
-            c->db[len - 1] = '\0';
-        }
+    case MYSQL_COM_INIT_DB:              /* the schema changes once it succeeds */
+        inspect_init_db(c, p + 1, len - 1);
         return session_forward(c, wire, PROXY_RESP_FIRST);
     case MYSQL_COM_STATISTICS:
         return session_forward(c, wire, PROXY_RESP_ONE);
@@ -199,7 +202,7 @@ static int session_command(struct proxy_conn *c, const uint8_t *p, size_t len,
     case MYSQL_COM_RESET_CONNECTION:
         inspect_stmts_clear(c);
         c->cs_mode = c->cs_mode_hs;     /* measured: back to the handshake's set */
-        c->cs_confirm = false;
+        c->pend.active = false;         /* measured: the schema stays (MariaDB 10.11) */
         return session_forward(c, wire, PROXY_RESP_FIRST);
     case MYSQL_COM_PING: case MYSQL_COM_PROCESS_INFO: case MYSQL_COM_PROCESS_KILL:
     case MYSQL_COM_REFRESH: case MYSQL_COM_DEBUG: case MYSQL_COM_SET_OPTION:
@@ -307,6 +310,8 @@ static int session_client_auth(struct proxy_conn *c)
     if (a.database && a.database_len < sizeof(c->db)) {
         memcpy(c->db, a.database, a.database_len);
         c->db[a.database_len] = '\0';
+    } else if (a.database) {
+        c->db_unknown = true;           /* a name the proxy cannot hold */
     }
     if (pbuf_append(&c->bout, c->cin.data + c->cin.start, wire) != 0)
         return -1;
@@ -416,10 +421,9 @@ static void session_set_status(struct proxy_conn *c, uint16_t status)
 /* The response is complete: transaction state, then the next command. */
 static int session_response_done(struct proxy_conn *c)
 {
-    if (c->cs_confirm && !c->resp_err)
-        c->cs_mode = c->cs_mode_next;   /* every statement ran: the last set holds */
-    c->cs_confirm = false;
+    inspect_response_end(c);            /* USE / SET NAMES of completed statements */
     c->resp_err = false;
+    c->resp_results = 0;
     c->resp = PROXY_RESP_NONE;
     c->client_raw = false;
     if (!(c->status & MYSQL_STATUS_IN_TRANS) && c->nwkeys > 0) {
@@ -459,6 +463,7 @@ static int session_resp_first(struct proxy_conn *c, const uint8_t *p, size_t len
     switch (mysql_response_kind(p[0], len, c->deprecate_eof)) {
     case MYSQL_RESP_OK:
     case MYSQL_RESP_EOF:
+        c->resp_results++;              /* a statement completed */
         session_terminator(c, p, avail, &more);
         if (!more)
             c->done_pending = true;
@@ -509,6 +514,7 @@ static int session_resp_packet(struct proxy_conn *c, const uint8_t *p, size_t le
         return 0;
     case PROXY_RESP_COLDEFS_EOF:
         if (p[0] != 0xfe) {
+            c->resp_err = true;
             c->done_pending = true;     /* an ERR */
             return p[0] == 0xff ? 0 : -1;
         }
@@ -523,6 +529,7 @@ static int session_resp_packet(struct proxy_conn *c, const uint8_t *p, size_t le
             c->resp_err = true;
             c->done_pending = true;
         } else if (p[0] == 0xfe && (c->deprecate_eof ? len < MYSQL_PAYLOAD_MAX : len < 9)) {
+            c->resp_results++;          /* a result set completed */
             session_terminator(c, p, avail, &more);
             if (more && c->cmd != MYSQL_COM_FIELD_LIST && c->cmd != MYSQL_COM_STMT_FETCH)
                 c->resp = PROXY_RESP_FIRST;

@@ -7,10 +7,12 @@
  *                      [ON DUPLICATE KEY UPDATE a = v]
  *      UPDATE          table refs SET assignments [WHERE ...]
  *      DELETE          [targets] FROM table refs [WHERE ...]
+ *                      | FROM targets USING table refs [WHERE ...]
  *      SELECT          only lexed (a read) unless a FOR / LOCK word was seen
  *      LOAD DATA       ... INTO TABLE t  (keys only from a hint)
  *      PREPARE s FROM 'text' / EXECUTE IMMEDIATE 'text'
- *                      the text is classified on its own (p_dynamic)
+ *                      the text is classified on its own (p_dynamic);
+ *                      text not a plain literal is refused, hint or not
  *      WITH ... / (    the first verb at depth 0 decides
  *      TRUNCATE, ALTER, DROP, RENAME, CREATE, CALL
  *                      sql_ddl.c: a write of every row, a schema change
@@ -145,6 +147,7 @@ static void p_insert(struct parser *p)
             p->lx = saved_lx;
             p->tok = saved_tok;
             p->st->key_unknown = true;
+            sql_keys_peek_upsert(p);
             return;
         }
         for (int i = 0; !p_end(p) && !p_punct(p, ')'); i++) {
@@ -170,6 +173,7 @@ static void p_insert(struct parser *p)
         return;
     } else {
         p->st->key_unknown = true;      /* INSERT ... SELECT, TABLE, ... */
+        sql_keys_peek_upsert(p);
         return;
     }
     if (p_is(p, "AS")) {                /* MySQL 8 row alias */
@@ -194,6 +198,7 @@ static void p_update(struct parser *p)
         p_next(p);
     sql_parser_read_table_refs(p);
     sql_parser_mark_refs_written(p);
+    sql_parser_check_unit_refs(p, 0);
     if (p_is(p, "SET")) {
         p_next(p);
         sql_keys_read_assignments(p);
@@ -209,18 +214,27 @@ static void p_update(struct parser *p)
 static void p_delete(struct parser *p)
 {
     static const char *const mods[] = { "LOW_PRIORITY", "QUICK", "IGNORE", NULL };
+    size_t targets = 0;     /* p->refs[0..targets): names of the refs after */
 
     p->st->is_write = true;
     p_next(p);
     while (word_in(&p->tok, mods))
         p_next(p);
-    if (!p_is(p, "FROM"))
+    if (!p_is(p, "FROM")) {
         sql_parser_read_table_refs(p);  /* DELETE t1, t2 FROM ... */
+        targets = p->nrefs;
+    }
     if (p_is(p, "FROM")) {
         p_next(p);
         sql_parser_read_table_refs(p);
     }
+    if (p_is(p, "USING")) {             /* DELETE FROM t1, t2 USING ... */
+        targets = p->nrefs;
+        p_next(p);
+        sql_parser_read_table_refs(p);
+    }
     sql_parser_mark_refs_written(p);
+    sql_parser_check_unit_refs(p, targets);
     if (p_is(p, "WHERE")) {
         p_next(p);
         sql_keys_read_where(p);
@@ -247,24 +261,50 @@ static void p_load(struct parser *p)
 }
 
 /*
+ * Is the current token a dynamic statement's text the proxy can read: one
+ * string literal without escapes, followed by the statement's end (or, for
+ * EXECUTE IMMEDIATE, USING)? Adjacent literals are concatenated by the
+ * server (`'... buyer_id = 5' ' OR 1'`), so a second one is not readable.
+ * Consumes nothing.
+ */
+/* The table named for dynamic SQL the proxy cannot read. */
+static const char dynamic_unread[] = "(dynamic SQL not a plain literal)";
+
+static bool p_dynamic_literal(struct parser *p, bool immediate)
+{
+    if (p->tok.type != SQL_TOK_STRING || p->tok.escaped)
+        return false;
+    struct sql_lexer lx = p->lx;
+    struct sql_tok next;
+    sql_lexer_next(&lx, &next);
+    return next.type == SQL_TOK_END || (immediate && sql_tok_is(&next, "USING"));
+}
+
+/*
  * SQL-level dynamic statements. `EXECUTE IMMEDIATE 'text'` runs the text
  * now: it is classified as if sent directly (a placeholder's value, given by
  * USING, is unknown). `PREPARE s FROM 'text'` runs later, under rules that
  * may have changed by then, so a write in it is refused unless it touches
- * no classified table. Text from a variable cannot be seen: a write to
- * unknown tables is assumed.
+ * no classified table. Text the proxy cannot read (a variable, an
+ * expression, escapes, adjacent literals) is a unit-table write refused
+ * whatever hint it carries: a hint cannot vouch for text nobody checked
+ * (PREPARE: deferred; EXECUTE IMMEDIATE: its hint is void).
  */
 static void p_dynamic(struct parser *p, bool immediate)
 {
     struct sql_stmt *st = p->st, inner;
     size_t used;
 
-    if (p->tok.type != SQL_TOK_STRING || p->tok.escaped) {
+    if (!p_dynamic_literal(p, immediate)) {
         st->is_write = true;
         st->unit_table = true;
         st->key_unknown = true;
-        snprintf(st->table, sizeof(st->table), "(dynamic SQL)");
+        snprintf(st->table, sizeof(st->table), "%s", dynamic_unread);
         snprintf(st->column, sizeof(st->column), "(unknown)");
+        if (immediate)
+            p->hint_void = true;
+        else
+            st->deferred = true;
         return;
     }
     sql_stmt_init(&inner);
@@ -296,6 +336,12 @@ static void p_dynamic(struct parser *p, bool immediate)
         st->call = inner.call;
         memcpy(st->routine, inner.routine, sizeof(st->routine));
         memcpy(st->routine_db, inner.routine_db, sizeof(st->routine_db));
+        st->upsert = inner.upsert;
+        st->upsert_table = inner.upsert_table;
+        st->upsert_move_unknown = inner.upsert_move_unknown;
+        st->key_move_unknown = inner.key_move_unknown;
+        if (inner.verb == SQL_VERB_REPLACE)
+            st->verb = SQL_VERB_REPLACE;    /* decide_upsert refuses it without the option */
         if (immediate) {
             for (size_t i = 0; i < inner.nkeys; i++)
                 add_key(p, inner.keys[i]);
@@ -305,6 +351,9 @@ static void p_dynamic(struct parser *p, bool immediate)
                 p->lx.hint = inner.hint;
             }
             p->lx.hint_conflict |= inner.hint_conflict;
+            st->deferred = inner.deferred;      /* a PREPARE in it */
+            if (strcmp(inner.table, dynamic_unread) == 0)
+                p->hint_void = true;            /* unreadable text in it */
         } else {
             st->key_unknown = true;
             st->deferred = true;
@@ -455,7 +504,7 @@ int sql_classify_mode(const char *sql, size_t len, unsigned mode,
         p_next(&p);
     if (p.lock_word && p.lock_scan)
         sql_lock_classify_stmt(&p, &start);
-    st->has_hint = p.lx.nhints > 0;
+    st->has_hint = p.lx.nhints > 0 && !p.hint_void;
     st->hint = p.lx.hint;
     st->hint_conflict = p.lx.hint_conflict || p.lx.hint_bad;
     st->nparams = p.lx.nparams;

@@ -23,10 +23,15 @@
  *
  * Beyond row writes (sql_ddl.c): TRUNCATE writes every row of its table
  * (all_rows); ALTER / DROP / RENAME TABLE, CREATE TABLE ... SELECT / LIKE,
- * CREATE OR REPLACE TABLE, CREATE / DROP INDEX and CREATE TRIGGER naming a
- * unit or center table, DROP TRIGGER (its table is not named) and DROP
- * DATABASE that may hold one are ddl; CALL writes whatever the procedure
- * writes (call: keys only from a hint).
+ * CREATE OR REPLACE TABLE, CREATE / DROP INDEX naming a unit or center
+ * table, views, triggers, procedures, functions and events whose text names
+ * one (or whose body runs dynamic SQL or a CALL), DROP TRIGGER (its table
+ * is not named) and DROP DATABASE that may hold one are ddl; CALL writes
+ * whatever the procedure writes (call: keys only from a hint).
+ *
+ * Upserts (sql_keys.c): REPLACE and INSERT ... ON DUPLICATE KEY UPDATE into
+ * a unit table set upsert (and upsert_table): the row they hit is found by
+ * any unique key; sql_decide refuses them unless the policy lists the table.
  *
  * An executable comment the server may skip (a version not sure to run, see
  * sql_lexer.h) makes any statement a unit-table write without a known key.
@@ -119,6 +124,13 @@ struct sql_stmt {
     bool     call;              /* CALL: writes what the procedure writes */
     char     routine[SQL_NAME_MAX];    /* CALL: the procedure; DROP TRIGGER: the trigger */
     char     routine_db[SQL_NAME_MAX]; /* CALL: its schema (given or current, "" = none) */
+    bool     upsert;            /* REPLACE / INSERT ... ON DUPLICATE KEY UPDATE
+                                 * into a unit table (sql_keys.c) */
+    const struct sql_table_rule *upsert_table; /* upsert: the unit table's rule */
+    bool     upsert_move_unknown; /* upsert: ON DUPLICATE KEY UPDATE sets the
+                                 * sharding column to a non-literal */
+    bool     key_move_unknown;  /* SET of the sharding column to a non-literal:
+                                 * rows move to a buyer no hint vouches for */
     uint64_t *keys;             /* keys found in the statement text */
     size_t   nkeys;
     size_t   keys_cap;

@@ -12,8 +12,14 @@
  *   DROP DATABASE db              ddl when a classified table may live in db
  *   RENAME TABLE a TO b, ...      every name, old and new
  *   CREATE [OR REPLACE] ... TABLE t ... SELECT | LIKE   (OR REPLACE: always)
- *   CREATE ... INDEX i ON t,  CREATE ... TRIGGER trg ... ON t
- *                                 ddl when a named table is classified
+ *   CREATE ... INDEX i ON t       ddl when t is classified
+ *   CREATE [OR REPLACE] [ALGORITHM=..] [DEFINER=..] [SQL SECURITY ..] VIEW,
+ *   ALTER ... VIEW, CREATE ... TRIGGER | PROCEDURE | FUNCTION | EVENT |
+ *   PACKAGE, ALTER ... EVENT      a view or stored program: ddl when any
+ *                                 identifier of the statement (its ON table,
+ *                                 its body) names a classified table, or
+ *                                 the body runs dynamic SQL or a CALL: its
+ *                                 writes would run later, unseen by the proxy
  *   CALL [db.]proc(...)           call: a unit write, keys only from a hint
  *
  * A plain CREATE TABLE of a new name changes no existing table and stays a
@@ -75,6 +81,114 @@ static void ddl_truncate(struct parser *p)
     sql_parser_mark_written(st, sql_parser_read_name(p, NULL, NULL));
 }
 
+/* The kind word of a view or stored program, as "CREATE <kind>" / "ALTER <kind>". */
+static const char *ddl_body_kind(struct parser *p, bool create)
+{
+    static const char *const kinds[][3] = {
+        { "VIEW", "CREATE VIEW", "ALTER VIEW" },
+        { "TRIGGER", "CREATE TRIGGER", NULL },
+        { "PROCEDURE", "CREATE PROCEDURE", NULL },
+        { "FUNCTION", "CREATE FUNCTION", NULL },
+        { "EVENT", "CREATE EVENT", "ALTER EVENT" },
+        { "PACKAGE", "CREATE PACKAGE", NULL },
+    };
+
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (p_is(p, kinds[i][0]))
+            return kinds[i][create ? 1 : 2];
+    return NULL;
+}
+
+/*
+ * A view or stored program (what: "CREATE VIEW", ...; the current token is
+ * its kind word): every identifier to the statement's end, `name`,
+ * `a.b` or `a.b.c`, is looked up as a table the way the classifier looks
+ * up table names (each part alone in the current schema, each pair as
+ * schema.table). Dynamic SQL (PREPARE, EXECUTE) and CALL in a body could
+ * write any table: with classified tables configured they count as one.
+ *
+ * A compound body (BEGIN ... END) holds `;`-ended statements, and the
+ * server reads the whole program as one statement: the scan goes on past
+ * a `;` while a BEGIN (in a statement's place: not after `,`, an operator
+ * or SELECT / WHERE / ...) or a CASE is open; END closes one (END IF /
+ * LOOP / WHILE / REPEAT / FOR close blocks not counted). A body still open
+ * at the text's end (a miscount) is refused when tables are classified.
+ */
+static void ddl_body(struct parser *p, const char *what)
+{
+    static const char *const opaque[] = { "PREPARE", "EXECUTE", "CALL", NULL };
+    static const char *const end_kinds[] = { "IF", "LOOP", "WHILE", "REPEAT", "FOR", NULL };
+    static const char *const not_before_begin[] = {
+        "SELECT", "WHERE", "AND", "OR", "XOR", "NOT", "BY", "SET", "AS", "FROM", "ON",
+        "RETURN", "WHEN", "IS", "IN", "LIKE", "INTO", "VALUES", "HAVING", NULL,
+    };
+    struct sql_stmt *st = p->st;
+    bool classified = p->tables && p->tables->n > 0;
+    bool begin_ok = true, crossed = false;
+    int depth = 0;
+
+    p_next(p);
+    for (;;) {
+        if (p_end(p)) {
+            if (depth <= 0 || p->lx.p >= p->lx.end)
+                break;
+            p->lx.at_end = false;       /* a `;` inside BEGIN ... END */
+            crossed = true;
+            begin_ok = true;
+            p_next(p);
+            continue;
+        }
+        if (p->tok.type == SQL_TOK_WORD && (p_is(p, "BEGIN") || p_is(p, "CASE"))) {
+            depth += p_is(p, "CASE") || begin_ok;
+            begin_ok = true;
+            p_next(p);
+            continue;
+        }
+        if (p->tok.type == SQL_TOK_WORD && p_is(p, "END")) {
+            p_next(p);
+            if (word_in(&p->tok, end_kinds)) {
+                p_next(p);
+            } else {
+                if (p_is(p, "CASE"))
+                    p_next(p);
+                depth--;
+            }
+            begin_ok = false;
+            continue;
+        }
+        if (!p_ident(p)) {
+            begin_ok = p->tok.type != SQL_TOK_PUNCT || p_punct(p, ')') || p_punct(p, ':');
+            p_next(p);
+            continue;
+        }
+        begin_ok = !(p->tok.type == SQL_TOK_WORD && word_in(&p->tok, not_before_begin));
+        if (p->tok.type == SQL_TOK_WORD && word_in(&p->tok, opaque) && classified &&
+            !st->ddl) {
+            ddl_mark(p, &p->tables->v[0], what);
+            snprintf(st->table, sizeof(st->table), "(any: the body runs %.*s)",
+                     (int)p->tok.n, p->tok.s);
+        }
+        char part[3][SQL_NAME_MAX];
+        size_t n = 0;
+        while (n < 3 && p_ident(p)) {
+            sql_tok_ident(&p->tok, part[n++], SQL_NAME_MAX);
+            p_next(p);
+            if (!p_punct(p, '.'))
+                break;
+            p_next(p);
+        }
+        for (size_t i = 0; i < n && !st->ddl; i++) {
+            ddl_mark(p, sql_parser_lookup_table(p, "", part[i]), what);
+            if (i + 1 < n)
+                ddl_mark(p, sql_parser_lookup_table(p, part[i], part[i + 1]), what);
+        }
+    }
+    if (crossed && depth > 0 && classified && !st->ddl) {
+        ddl_mark(p, &p->tables->v[0], what);
+        snprintf(st->table, sizeof(st->table), "(any: the body's BEGIN ... END is not closed)");
+    }
+}
+
 /* ALTER TABLE t ...: t, a RENAME's new name, EXCHANGE PARTITION's table. */
 static void ddl_alter(struct parser *p)
 {
@@ -82,11 +196,24 @@ static void ddl_alter(struct parser *p)
     static const char *const renamed[] = { "COLUMN", "INDEX", "KEY", NULL };
     static const char what[] = "ALTER TABLE";
 
+    static const char *const view_mods[] = { "ALGORITHM", "DEFINER", "SQL", NULL };
+
     p_next(p);
+    if (word_in(&p->tok, view_mods) || ddl_body_kind(p, false)) {
+        /* ALTER [ALGORITHM = ..] [DEFINER = ..] [SQL SECURITY ..] VIEW | EVENT */
+        for (int i = 0; i < 64 && !p_end(p); i++, p_next(p)) {
+            const char *body = ddl_body_kind(p, false);
+            if (body) {
+                ddl_body(p, body);
+                return;
+            }
+        }
+        return;
+    }
     while (word_in(&p->tok, mods))
         p_next(p);
     if (!p_is(p, "TABLE"))
-        return;                         /* ALTER DATABASE, VIEW, USER, ... */
+        return;                         /* ALTER DATABASE, USER, ... */
     p_next(p);
     ddl_skip_if_exists(p);
     ddl_name(p, what);
@@ -211,7 +338,7 @@ static void ddl_create_table(struct parser *p, bool replace)
         ddl_mark(p, r, what);
 }
 
-/* CREATE ... INDEX i ... ON t / CREATE ... TRIGGER trg ... ON t */
+/* CREATE ... INDEX i ... ON t */
 static void ddl_create_on(struct parser *p, const char *what)
 {
     while (!p_end(p) && !p_is(p, "ON"))
@@ -223,8 +350,7 @@ static void ddl_create_on(struct parser *p, const char *what)
 static void ddl_create(struct parser *p)
 {
     static const char *const others[] = {
-        "PROCEDURE", "FUNCTION", "VIEW", "EVENT", "DATABASE", "SCHEMA", "USER",
-        "ROLE", "SEQUENCE", "SERVER", "PACKAGE", "AGGREGATE", "TABLESPACE", NULL,
+        "DATABASE", "SCHEMA", "USER", "ROLE", "SEQUENCE", "SERVER", "TABLESPACE", NULL,
     };
     bool replace = false;
 
@@ -233,18 +359,20 @@ static void ddl_create(struct parser *p)
         p_next(p);
         replace = p_is(p, "REPLACE");
     }
-    /* DEFINER = ..., TEMPORARY, UNIQUE, ALGORITHM = ... come before the kind */
-    for (int i = 0; i < 16 && !p_end(p) && !word_in(&p->tok, others); i++) {
+    /* DEFINER = ..., TEMPORARY, UNIQUE, ALGORITHM = ..., SQL SECURITY ...,
+     * AGGREGATE come before the kind */
+    for (int i = 0; i < 64 && !p_end(p) && !word_in(&p->tok, others); i++) {
+        const char *body = ddl_body_kind(p, true);
+        if (body) {
+            ddl_body(p, body);
+            return;
+        }
         if (p_is(p, "TABLE")) {
             ddl_create_table(p, replace);
             return;
         }
         if (p_is(p, "INDEX")) {
             ddl_create_on(p, "CREATE INDEX");
-            return;
-        }
-        if (p_is(p, "TRIGGER")) {
-            ddl_create_on(p, "CREATE TRIGGER");
             return;
         }
         p_next(p);

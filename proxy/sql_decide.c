@@ -4,9 +4,11 @@
  * (character set, sql_mode) -> charset / sql_mode; XA -> unsupported; not a write -> allow;
  * a schema change of a classified table -> ddl unless allow_ddl; CALL ->
  * a listed procedure passes, else its hint is checked as a unit write's
- * key; center table outside the center; then for unit tables: every row
- * (TRUNCATE), deferred (SQL PREPARE), hints, no key, no rules, keys of
- * several units, key homed elsewhere, bucket banned.
+ * key; center table outside the center; then for unit tables: an upsert
+ * (REPLACE / ON DUPLICATE KEY UPDATE) its table's rule does not allow or
+ * that moves the row to a buyer not named, every row (TRUNCATE), deferred
+ * (SQL PREPARE), hints, no key, no rules, keys of several units, key homed
+ * elsewhere, bucket banned.
  */
 #include "proxy/sql_decide.h"
 
@@ -31,6 +33,7 @@ static const struct sql_reason_info reasons[SQL_REASON_COUNT] = {
     [SQL_REFUSE_DDL]          = { 7412, "UR012", "ddl",           false },
     [SQL_REFUSE_CHARSET]      = { 7413, "UR013", "charset",       false },
     [SQL_REFUSE_SQL_MODE]     = { 7414, "UR014", "sql_mode",      false },
+    [SQL_REFUSE_UPSERT]       = { 7415, "UR015", "upsert",        false },
 };
 
 const struct sql_reason_info *sql_reason_info(enum sql_reason r)
@@ -127,10 +130,60 @@ static enum sql_reason decide_ddl(const struct sql_stmt *st, const char *this_un
                       "of classified tables go through the operators' DDL path, "
                       "not through unitproxy (unit %s)",
                       st->ddl_what, st->routine, this_unit);
+    if (strstr(st->ddl_what, " VIEW") || strstr(st->ddl_what, " PROCEDURE") ||
+        strstr(st->ddl_what, " FUNCTION") || strstr(st->ddl_what, " EVENT") ||
+        strstr(st->ddl_what, " PACKAGE") || strcmp(st->ddl_what, "CREATE TRIGGER") == 0)
+        return refuse(SQL_REFUSE_DDL, msg, msglen,
+                      "%s naming classified table `%s` refused: a view or stored program "
+                      "over unit or center tables writes them later, unchecked; it goes "
+                      "through the operators' DDL path, not through unitproxy, created "
+                      "directly on the database (a view over a unit table must itself be "
+                      "listed in tables, with the sharding column, to be written through "
+                      "unitproxy) (unit %s)", st->ddl_what, st->table, this_unit);
     return refuse(SQL_REFUSE_DDL, msg, msglen,
                   "%s on classified table `%s` refused: schema changes of unit and "
                   "center tables go through the operators' DDL path, not through "
                   "unitproxy (unit %s)", st->ddl_what, st->table, this_unit);
+}
+
+/*
+ * REPLACE / INSERT ... ON DUPLICATE KEY UPDATE: the existing row it replaces
+ * or updates is found by any unique key (an id), so it may belong to
+ * another buyer, of another unit, unless every unique key holds the
+ * sharding column (the operator says so: upsert = true). Even then an
+ * assignment to the sharding column moves the row: it must name a key.
+ */
+static bool decide_upsert_allowed(const struct sql_stmt *st, const struct sql_policy *pol)
+{
+    const struct sql_table_rule *t = st->upsert_table;
+
+    for (size_t i = 0; t && pol && i < pol->nupsert_tables; i++) {
+        const struct sql_routine_name *n = &pol->upsert_tables[i];
+        if (strcasecmp(n->name, t->name) == 0 && strcasecmp(n->schema, t->schema) == 0)
+            return true;
+    }
+    return false;
+}
+
+static enum sql_reason decide_upsert(const struct sql_stmt *st, const struct sql_policy *pol,
+                                     char *msg, size_t msglen)
+{
+    if ((st->upsert || st->verb == SQL_VERB_REPLACE) && !decide_upsert_allowed(st, pol))
+        return refuse(SQL_REFUSE_UPSERT, msg, msglen,
+                      "REPLACE / INSERT ... ON DUPLICATE KEY UPDATE into unit table `%s` "
+                      "refused: the row it replaces or updates is found by any unique "
+                      "key, so it may be another buyer's, homed in another unit; use "
+                      "INSERT and UPDATE ... WHERE %s = N, or, if every unique key of "
+                      "`%s` includes `%s` (e.g. PRIMARY KEY (%s, id)), say so with "
+                      "upsert = true in its tables entry of the proxy configuration",
+                      st->table, st->column, st->table, st->column, st->column);
+    if (st->upsert_move_unknown)
+        return refuse(SQL_REFUSE_UPSERT, msg, msglen,
+                      "ON DUPLICATE KEY UPDATE of unit table `%s` sets `%s` to a value "
+                      "that is not a literal buyer: the row would move to a buyer the "
+                      "proxy cannot check; assign a number (or keep `%s = VALUES(%s)`)",
+                      st->table, st->column, st->column, st->column);
+    return SQL_ALLOW;
 }
 
 /*
@@ -223,6 +276,8 @@ enum sql_reason sql_decide(const struct sql_stmt *st, const struct rules *r,
                       "the center", st->table, this_unit);
     if (!st->unit_table)
         return SQL_ALLOW;
+    if ((why = decide_upsert(st, pol, msg, msglen)) != SQL_ALLOW)
+        return why;
     if (st->all_rows)
         return refuse(SQL_REFUSE_NO_KEY, msg, msglen,
                       "TRUNCATE of unit table `%s` is a write without a sharding key: "
@@ -234,6 +289,12 @@ enum sql_reason sql_decide(const struct sql_stmt *st, const struct rules *r,
                       "SQL-level PREPARE of a write to unit table `%s`: it would run "
                       "later, unchecked; use plain statements, EXECUTE IMMEDIATE or "
                       "the binary protocol's prepared statements", st->table);
+    if (st->key_move_unknown)
+        return refuse(SQL_REFUSE_NO_KEY, msg, msglen,
+                      "write to unit table `%s` sets `%s` to an expression: the rows "
+                      "would move to a buyer the proxy cannot check, and a hint only "
+                      "vouches for the buyer written; assign a literal buyer",
+                      st->table, st->column);
     if (st->hint_conflict)
         return refuse(SQL_REFUSE_KEY_MISMATCH, msg, msglen,
                       "write to unit table `%s`: the sharding_key hints disagree or "

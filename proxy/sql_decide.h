@@ -33,6 +33,7 @@ enum sql_reason {
     SQL_REFUSE_DDL,             /* a schema change of a unit or center table */
     SQL_REFUSE_CHARSET,         /* a client character set the proxy cannot read */
     SQL_REFUSE_SQL_MODE,        /* sql_mode with ANSI_QUOTES, or not a literal */
+    SQL_REFUSE_UPSERT,          /* REPLACE / ON DUPLICATE KEY UPDATE may hit another buyer's row */
     SQL_REASON_COUNT,
 };
 
@@ -46,8 +47,9 @@ struct sql_reason_info {
 const struct sql_reason_info *sql_reason_info(enum sql_reason r);
 
 #define SQL_PROCS_PASS_MAX 64
+#define SQL_UPSERT_TABLES_MAX 256
 
-/* A procedure name: "name" (any schema) or "schema.name". */
+/* A procedure or table name: "name" (any schema) or "schema.name". */
 struct sql_routine_name {
     char schema[SQL_NAME_MAX];  /* "" = any schema */
     char name[SQL_NAME_MAX];
@@ -58,6 +60,10 @@ struct sql_policy {
     bool allow_ddl;             /* schema changes of classified tables pass */
     struct sql_routine_name procs_pass[SQL_PROCS_PASS_MAX]; /* CALLs that pass */
     size_t nprocs_pass;
+    /* unit tables (as configured: schema "" = any) whose every unique key
+     * holds the sharding column: REPLACE / ON DUPLICATE KEY UPDATE pass */
+    struct sql_routine_name upsert_tables[SQL_UPSERT_TABLES_MAX];
+    size_t nupsert_tables;
 };
 
 /*

@@ -29,4 +29,11 @@ void sql_keys_read_assignments(struct parser *p);
  */
 void sql_keys_read_values(struct parser *p, int keyidx);
 
+/*
+ * INSERT ... SELECT / TABLE (rows the proxy does not read): if an ON
+ * DUPLICATE KEY UPDATE follows anywhere, the statement is an upsert whose
+ * assignments are not read either, so it may move a row to any buyer.
+ */
+void sql_keys_peek_upsert(struct parser *p);
+
 #endif

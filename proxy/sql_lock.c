@@ -156,6 +156,7 @@ static void p_select_keys(struct parser *p)
     if (!where)
         p->st->key_unknown = true;
     sql_parser_mark_refs_written(p);
+    sql_parser_check_unit_refs(p, 0);
 }
 
 /*

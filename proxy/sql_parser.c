@@ -1,9 +1,11 @@
 /*
  * sql_parser: table names and table reference lists for the classifier's
  * passes (see sql_parser.h): which configured rule a name resolves to,
- * `t [AS a], u JOIN v ON ...` lists into p->refs, and which tables a
- * statement writes (the first unit table named, else the first center
- * table, is the one sql_decide's messages name).
+ * `t [AS a], u JOIN v ON ...` lists with parenthesized references at any
+ * nesting into p->refs (a part it cannot follow makes a unit-table write
+ * without a known key), and which tables a statement writes (the first
+ * unit table named, else the first center table, is the one sql_decide's
+ * messages name).
  */
 #include "proxy/sql_parser.h"
 
@@ -141,27 +143,133 @@ void sql_parser_read_table_ref(struct parser *p)
 }
 
 /*
- * Table references up to a clause word: `t [AS a], u JOIN v ON ... `.
- * Derived tables and index hints are skipped.
+ * A part of a table reference list the reader does not follow (`((SELECT
+ * ...) UNION (SELECT ...)) AS d`, a clause word inside parentheses): the
+ * rest of the group, up to and including its `)`, is skipped, every name in
+ * it that resolves to a configured table is marked written, and the
+ * statement counts as a unit-table write without a known key, never as one
+ * that writes no unit table. The current token is inside the group.
  */
-void sql_parser_read_table_refs(struct parser *p)
+static void refs_not_understood(struct parser *p)
 {
-    bool expect = true;
+    struct sql_stmt *st = p->st;
+    int depth = 1;
 
-    while (!p_clause_end(p)) {
+    st->key_unknown = true;
+    if (!st->unit_table) {
+        st->unit_table = true;
+        snprintf(st->table, sizeof(st->table), "(parenthesized table reference)");
+        snprintf(st->column, sizeof(st->column), "(unknown)");
+    }
+    while (depth > 0 && !p_end(p)) {
+        if (p_ident(p)) {
+            sql_parser_mark_written(st, sql_parser_read_name(p, NULL, NULL));
+            continue;
+        }
+        if (p_punct(p, '('))
+            depth++;
+        else if (p_punct(p, ')'))
+            depth--;
+        p_next(p);
+    }
+}
+
+#define REFS_DEPTH_MAX 32   /* deeper parentheses are not followed */
+
+static bool read_refs(struct parser *p, int depth);
+
+/*
+ * A `(` where a table reference may come: a derived table `(SELECT ...)`
+ * (`(WITH ...`, `(VALUES ...`, `(TABLE t)`) is skipped, it is only read;
+ * else the group is a parenthesized reference list, `(t)`, `((t a))`,
+ * `(t1, t2)`, `(t1 JOIN t2 ON ...)`, read into p->refs at any nesting.
+ */
+static void read_paren_ref(struct parser *p, int depth)
+{
+    static const char *const derived[] = { "SELECT", "WITH", "VALUES", "TABLE", NULL };
+    struct sql_lexer saved_lx = p->lx;
+    struct sql_tok saved_tok = p->tok;
+
+    p_next(p);
+    if (word_in(&p->tok, derived)) {
+        p->lx = saved_lx;
+        p->tok = saved_tok;
+        sql_parser_skip_group(p);
+        return;
+    }
+    if (depth >= REFS_DEPTH_MAX)
+        refs_not_understood(p);
+    else if (read_refs(p, depth + 1))
+        p_next(p);      /* its `)` */
+}
+
+/*
+ * A table reference list `t [AS a], u JOIN v ON ... | USING (...), ...`
+ * with parenthesized references at any nesting. At the top level (depth
+ * 0) it ends at a clause word, or at USING not following a JOIN
+ * (`DELETE FROM t USING refs`); in a group, at its `)` (not consumed:
+ * returns true), and a clause word or the text's end there is not
+ * understood (refs_not_understood, which skips the group: returns false).
+ * Index hints, ON conditions and subqueries in them are skipped.
+ */
+static bool read_refs(struct parser *p, int depth)
+{
+    bool group = depth > 0, expect = true, joined = false;
+
+    while (!p_end(p)) {
+        if (group && p_punct(p, ')'))
+            return true;
+        if (word_in(&p->tok, sql_parser_clause_end) || (p_is(p, "USING") && !joined))
+            break;
         if (p_punct(p, '(')) {
-            sql_parser_skip_group(p);
+            if (expect)
+                read_paren_ref(p, depth);
+            else
+                sql_parser_skip_group(p);
             expect = false;
         } else if (expect && p_ident(p)) {
             sql_parser_read_table_ref(p);
             expect = false;
-        } else if (p_punct(p, ',') || p_is(p, "JOIN") || p_is(p, "STRAIGHT_JOIN")) {
+        } else if (p_punct(p, ',')) {
             expect = true;
+            joined = false;
+            p_next(p);
+        } else if (p_is(p, "JOIN") || p_is(p, "STRAIGHT_JOIN")) {
+            expect = true;
+            joined = true;
             p_next(p);
         } else {
             p_next(p);  /* ON / USING conditions, index hints, LATERAL... */
         }
     }
+    if (group)
+        refs_not_understood(p);
+    return !group;
+}
+
+/*
+ * Table references up to a clause word (or a USING that ends a DELETE's
+ * target list), into p->refs.
+ */
+void sql_parser_read_table_refs(struct parser *p)
+{
+    (void)read_refs(p, 0);
+}
+
+/*
+ * A WHERE key term names one table reference: with two unit-table refs from
+ * `from` on (`orders a, orders b ... WHERE b.buyer_id = 5` writes every row
+ * of a), no key bounds all the rows written.
+ */
+void sql_parser_check_unit_refs(struct parser *p, size_t from)
+{
+    size_t units = 0;
+
+    for (size_t i = from; i < p->nrefs; i++)
+        if (p->refs[i].rule && p->refs[i].rule->cls == SQL_TABLE_UNIT)
+            units++;
+    if (units > 1)
+        p->st->key_unknown = true;
 }
 
 /* Mark every table reference as written. */

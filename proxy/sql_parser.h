@@ -47,6 +47,7 @@ struct parser {
     bool                     lock_word;  /* a FOR or LOCK word was lexed */
     bool                     lock_scan;  /* the form may hold a locking clause */
     bool                     select_first; /* first word SELECT or WITH */
+    bool                     hint_void;  /* hints do not count (unreadable dynamic SQL) */
     struct sql_lexer         main_lx;    /* at the main SELECT (after WITH) */
     struct sql_tok           main_tok;
 };
@@ -128,8 +129,20 @@ const struct sql_table_rule *sql_parser_read_name(struct parser *p, char *schema
 /* One table reference `[schema.]name [[AS] alias]` into p->refs. */
 void sql_parser_read_table_ref(struct parser *p);
 
-/* A table reference list up to a clause word, into p->refs. */
+/*
+ * A table reference list up to a clause word, or a USING not after a JOIN
+ * (DELETE FROM targets USING refs), into p->refs; parenthesized references
+ * `(t)`, `(t1, t2)`, `(t1 JOIN t2 ON ...)` at any nesting; derived tables
+ * skipped. A group it cannot follow makes the statement a unit-table write
+ * without a known key.
+ */
 void sql_parser_read_table_refs(struct parser *p);
+
+/*
+ * Two unit-table refs in p->refs[from..] make the keys unknown: a WHERE
+ * key term bounds the rows of one of them only.
+ */
+void sql_parser_check_unit_refs(struct parser *p, size_t from);
 
 /* Mark every table in p->refs as written. */
 void sql_parser_mark_refs_written(struct parser *p);

@@ -1,6 +1,6 @@
 /*
  * test_proxy_config: unitproxy's configuration reader: defaults, tables,
- * allow_ddl and procedures_pass, path resolution, and every kind of error
+ * allow_ddl, procedures_pass and per-table upsert, path resolution, and every kind of error
  * with its file:line.
  */
 #include <setjmp.h>
@@ -138,6 +138,27 @@ static void test_tables_and_keepalive(void **state)
     assert_string_equal(c->tables[1].name, "carts");
     assert_string_equal(c->tables[1].column, "owner_id");
     assert_int_equal(c->tables[2].cls, SQL_TABLE_CENTER);
+    assert_int_equal(c->policy.nupsert_tables, 0);
+    free(c);
+}
+
+/* upsert = true: the unit table (as configured) joins the policy's upsert_tables. */
+static void test_table_upsert(void **state)
+{
+    struct proxy_config *c = malloc(sizeof(*c));
+    char err[512];
+
+    (void)state;
+    assert_int_equal(load(BASE "tables = ( { name = \"orders\"; upsert = true; },\n"
+                          "  { name = \"carts\"; column = \"customer\"; upsert = false; },\n"
+                          "  { name = \"shop.payments\"; class = \"unit\"; upsert = true; },\n"
+                          "  { name = \"sellers\"; class = \"center\"; } );\n", c, err), 0);
+    assert_int_equal(c->ntables, 4);
+    assert_int_equal(c->policy.nupsert_tables, 2);
+    assert_string_equal(c->policy.upsert_tables[0].schema, "");
+    assert_string_equal(c->policy.upsert_tables[0].name, "orders");
+    assert_string_equal(c->policy.upsert_tables[1].schema, "shop");
+    assert_string_equal(c->policy.upsert_tables[1].name, "payments");
     free(c);
 }
 
@@ -166,6 +187,10 @@ static void test_errors(void **state)
         { BASE "procedures_pass = [ \"a.b.c\" ];\n", "bad procedure name 'a.b.c'" },
         { BASE "procedures_pass = [ \".p\" ];\n", "bad procedure name '.p'" },
         { BASE "procedures_pass = [ \"s.\" ];\n", "bad procedure name 's.'" },
+        { BASE "tables = ( { name = \"t\"; upsert = \"yes\"; } );\n", "p.conf:6: upsert must be true or false" },
+        { BASE "tables = ( { name = \"t\"; upsert = 1; } );\n", "upsert must be true or false" },
+        { BASE "tables = ( { name = \"s\"; class = \"center\"; upsert = true; } );\n",
+          "p.conf:6: upsert is for unit tables, not class 'center'" },
     };
     struct proxy_config *c = malloc(sizeof(*c));
     char err[512];
@@ -186,6 +211,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_tables_and_keepalive),
+        cmocka_unit_test(test_table_upsert),
         cmocka_unit_test(test_policy),
         cmocka_unit_test(test_errors),
     };

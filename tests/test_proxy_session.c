@@ -19,7 +19,8 @@
 #include "proxy/proxy_inspect.h"
 
 static const struct sql_table_rule table_rules[] = {
-    { "", "orders", SQL_TABLE_UNIT, "buyer_id" },
+    { .schema = "", .name = "orders", .cls = SQL_TABLE_UNIT, .column = "buyer_id" },
+    { .schema = "shop2", .name = "payments", .cls = SQL_TABLE_UNIT, .column = "buyer_id" },
 };
 static const char *const units[] = { "dc-a", "dc-b" };
 
@@ -40,7 +41,7 @@ static int setup(void **state)
     f->px.cfg.max_statement_bytes = 1 << 20;
     f->px.is_center = true;
     f->px.tables.v = table_rules;
-    f->px.tables.n = 1;
+    f->px.tables.n = 2;
     f->w.px = &f->px;
     pthread_mutex_init(&f->w.lock, NULL);
     f->c.w = &f->w;
@@ -444,6 +445,258 @@ static void test_random_bytes(void **state)
     }
 }
 
+/* ---- the session's schema follows the server's answers ------------------ */
+
+static size_t err_packet(uint8_t *out, uint8_t seq, uint16_t code)
+{
+    uint8_t e[64];
+    size_t n = mysql_err_build(e, sizeof(e), seq, code, "42000", "no");
+    memcpy(out, e, n);
+    return n;
+}
+
+/* Send a query, expect it forwarded, answer with resp (n bytes). */
+static void query_answered(struct fixture *f, const char *sql, const uint8_t *resp, size_t n)
+{
+    uint8_t out[1024], seen[2048];
+    size_t q = query(out, sql);
+
+    assert_int_equal(from_client(f, out, q), 0);
+    assert_int_equal(to_backend(f, seen, sizeof(seen)), q);
+    assert_int_equal(from_backend(f, resp, n), 0);
+    assert_int_equal(f->c.resp, PROXY_RESP_NONE);
+    to_client(f, seen, sizeof(seen));
+}
+
+/* The unkeyed write to payments: refused (7401) or forwarded. */
+static bool payments_write_refused(struct fixture *f)
+{
+    uint8_t out[256], seen[1024], ok[16];
+    size_t n = query(out, "UPDATE payments SET amount = -1");
+    struct mysql_err e;
+
+    assert_int_equal(from_client(f, out, n), 0);
+    if (pbuf_len(&f->c.bout) > 0) {
+        to_backend(f, seen, sizeof(seen));
+        from_backend(f, ok, ok_packet(ok, 1, MYSQL_STATUS_AUTOCOMMIT));
+        to_client(f, seen, sizeof(seen));
+        return false;
+    }
+    n = to_client(f, seen, sizeof(seen));
+    assert_int_equal(mysql_err_parse(seen + 4, n - 4, &e), 0);
+    assert_int_equal(e.code, 7401);
+    return true;
+}
+
+static void use_shop2(struct fixture *f)
+{
+    uint8_t r[64];
+
+    set_rules(f, 1, "");
+    query_answered(f, "USE shop2", r, ok_packet(r, 1, MYSQL_STATUS_AUTOCOMMIT));
+    assert_string_equal(f->c.db, "shop2");
+    assert_true(payments_write_refused(f));
+}
+
+static void test_failed_use_keeps_schema(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t r[64];
+
+    connect_session(f, CAPS | MYSQL_CLIENT_MULTI_STATEMENTS);
+    use_shop2(f);
+    query_answered(f, "USE nosuch", r, err_packet(r, 1, 1049));
+    assert_string_equal(f->c.db, "shop2");
+    assert_false(f->c.db_unknown);
+    assert_true(payments_write_refused(f));
+    /* a later USE that succeeds moves it */
+    query_answered(f, "USE unitroute", r, ok_packet(r, 1, MYSQL_STATUS_AUTOCOMMIT));
+    assert_string_equal(f->c.db, "unitroute");
+    assert_false(payments_write_refused(f));
+}
+
+static void test_failed_init_db_keeps_schema(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t out[64], seen[256], r[64];
+    uint8_t init[16] = { MYSQL_COM_INIT_DB };
+
+    connect_session(f, CAPS);
+    use_shop2(f);
+    memcpy(init + 1, "nosuch", 6);
+    size_t n = packet(out, 0, init, 7);
+    assert_int_equal(from_client(f, out, n), 0);
+    assert_int_equal(to_backend(f, seen, sizeof(seen)), n);
+    assert_string_equal(f->c.db, "shop2");      /* not before the answer */
+    assert_int_equal(from_backend(f, r, err_packet(r, 1, 1049)), 0);
+    to_client(f, seen, sizeof(seen));
+    assert_string_equal(f->c.db, "shop2");
+    assert_true(payments_write_refused(f));
+    memcpy(init + 1, "unitroute", 9);
+    n = packet(out, 0, init, 10);
+    from_client(f, out, n);
+    to_backend(f, seen, sizeof(seen));
+    from_backend(f, r, ok_packet(r, 1, MYSQL_STATUS_AUTOCOMMIT));
+    to_client(f, seen, sizeof(seen));
+    assert_string_equal(f->c.db, "unitroute");
+    assert_false(payments_write_refused(f));
+}
+
+static void test_multi_use_then_failed_use(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t r[64];
+    size_t n;
+
+    connect_session(f, CAPS | MYSQL_CLIENT_MULTI_STATEMENTS);
+    set_rules(f, 1, "");
+    /* USE shop2 succeeds (OK, more results), USE nosuch fails: shop2 holds */
+    n = ok_packet(r, 1, MYSQL_STATUS_AUTOCOMMIT | MYSQL_STATUS_MORE_RESULTS);
+    n += err_packet(r + n, 2, 1049);
+    query_answered(f, "USE shop2; USE nosuch", r, n);
+    assert_string_equal(f->c.db, "shop2");
+    assert_false(f->c.db_unknown);
+    assert_true(payments_write_refused(f));
+    /* from shop2: USE unitroute fails first, nothing changes */
+    query_answered(f, "USE nosuch; USE unitroute", r, err_packet(r, 1, 1049));
+    assert_string_equal(f->c.db, "shop2");
+    /* a write after the USE in the same query is read in the new schema */
+    n = query(r, "USE unitroute; UPDATE payments SET amount = 1");
+    from_client(f, r, n);
+    assert_int_equal(pbuf_len(&f->c.bout), n);
+}
+
+static void test_use_then_failing_statement(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t r[64];
+    size_t n;
+
+    connect_session(f, CAPS | MYSQL_CLIENT_MULTI_STATEMENTS);
+    set_rules(f, 1, "");
+    n = ok_packet(r, 1, MYSQL_STATUS_AUTOCOMMIT | MYSQL_STATUS_MORE_RESULTS);
+    n += err_packet(r + n, 2, 1054);
+    query_answered(f, "USE shop2; SELECT nosuch_column", r, n);
+    assert_string_equal(f->c.db, "shop2");      /* the USE ran */
+    assert_false(f->c.db_unknown);
+    assert_true(payments_write_refused(f));
+}
+
+static void test_result_set_before_use(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t r[256];
+    size_t n;
+
+    connect_session(f, CAPS | MYSQL_CLIENT_MULTI_STATEMENTS);
+    set_rules(f, 1, "");
+    /* SELECT 1 (a result set, more results), USE shop2 OK, USE nosuch ERR */
+    n = result_set(r, false, MYSQL_STATUS_AUTOCOMMIT | MYSQL_STATUS_MORE_RESULTS, 1);
+    n += ok_packet(r + n, 6, MYSQL_STATUS_AUTOCOMMIT | MYSQL_STATUS_MORE_RESULTS);
+    n += err_packet(r + n, 7, 1049);
+    query_answered(f, "SELECT 1; USE shop2; USE nosuch", r, n);
+    assert_string_equal(f->c.db, "shop2");
+    assert_true(payments_write_refused(f));
+    /* the SELECT fails: neither USE ran */
+    query_answered(f, "SELECT nosuch; USE unitroute", r, err_packet(r, 1, 1054));
+    assert_string_equal(f->c.db, "shop2");
+    /* the SELECT's result, then the USE fails */
+    n = result_set(r, false, MYSQL_STATUS_AUTOCOMMIT | MYSQL_STATUS_MORE_RESULTS, 1);
+    n += err_packet(r + n, 6, 1049);
+    query_answered(f, "SELECT 1; USE unitroute", r, n);
+    assert_string_equal(f->c.db, "shop2");
+    /* all ran */
+    n = result_set(r, false, MYSQL_STATUS_AUTOCOMMIT | MYSQL_STATUS_MORE_RESULTS, 1);
+    n += ok_packet(r + n, 6, MYSQL_STATUS_AUTOCOMMIT);
+    query_answered(f, "SELECT 1; USE unitroute", r, n);
+    assert_string_equal(f->c.db, "unitroute");
+}
+
+/* CALL gives any number of results: a USE after it that may have run
+ * leaves the schema unknown, and then payments matches shop2.payments. */
+static void test_uncountable_response_unknown_schema(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t r[256];
+    size_t n;
+
+    connect_session(f, CAPS | MYSQL_CLIENT_MULTI_STATEMENTS);
+    set_rules(f, 1, "");
+    query_answered(f, "USE unitroute", r, ok_packet(r, 1, MYSQL_STATUS_AUTOCOMMIT));
+    assert_false(payments_write_refused(f));
+    n = ok_packet(r, 1, MYSQL_STATUS_AUTOCOMMIT | MYSQL_STATUS_MORE_RESULTS);
+    n += ok_packet(r + n, 2, MYSQL_STATUS_AUTOCOMMIT | MYSQL_STATUS_MORE_RESULTS);
+    n += err_packet(r + n, 3, 1049);
+    /* CALL is a write to unknown keys: with the hint it is allowed */
+    query_answered(f, "/* sharding_key=5 */ CALL p(); USE shop2; USE nosuch", r, n);
+    assert_true(f->c.db_unknown);
+    assert_string_equal(f->c.db, "");           /* no "schema.proc" matches */
+    assert_true(payments_write_refused(f));    /* strictest: any schema */
+    /* a USE that succeeds makes it known again */
+    query_answered(f, "USE unitroute", r, ok_packet(r, 1, MYSQL_STATUS_AUTOCOMMIT));
+    assert_false(f->c.db_unknown);
+    assert_false(payments_write_refused(f));
+    /* COM_RESET_CONNECTION keeps the schema (measured on MariaDB 10.11) */
+    const uint8_t reset[] = { MYSQL_COM_RESET_CONNECTION };
+    n = packet(r, 0, reset, 1);
+    from_client(f, r, n);
+    to_backend(f, r, sizeof(r));
+    from_backend(f, r, ok_packet(r, 1, MYSQL_STATUS_AUTOCOMMIT));
+    assert_string_equal(f->c.db, "unitroute");
+}
+
+/* EXECUTE IMMEDIATE 'USE ...' sets the schema; EXECUTE of a prepared
+ * statement may run a USE the proxy never saw: the schema is unknown. */
+static void test_dynamic_use(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t r[256];
+    size_t n;
+
+    connect_session(f, CAPS | MYSQL_CLIENT_MULTI_STATEMENTS);
+    set_rules(f, 1, "");
+    query_answered(f, "USE unitroute", r, ok_packet(r, 1, MYSQL_STATUS_AUTOCOMMIT));
+    query_answered(f, "EXECUTE IMMEDIATE 'USE shop2'", r,
+                   ok_packet(r, 1, MYSQL_STATUS_AUTOCOMMIT));
+    assert_string_equal(f->c.db, "shop2");
+    assert_true(payments_write_refused(f));
+    /* in the same query: the write after it is read in shop2 */
+    query_answered(f, "USE unitroute", r, ok_packet(r, 1, MYSQL_STATUS_AUTOCOMMIT));
+    n = query(r, "EXECUTE IMMEDIATE 'USE shop2'; UPDATE payments SET amount = 1");
+    from_client(f, r, n);
+    assert_int_equal(pbuf_len(&f->c.bout), 0);
+    to_client(f, r, sizeof(r));
+    /* EXECUTE s: unknown, whatever the answer */
+    query_answered(f, "EXECUTE s", r, ok_packet(r, 1, MYSQL_STATUS_AUTOCOMMIT));
+    assert_true(f->c.db_unknown);
+    assert_true(payments_write_refused(f));
+    query_answered(f, "USE unitroute", r, ok_packet(r, 1, MYSQL_STATUS_AUTOCOMMIT));
+    assert_false(payments_write_refused(f));
+}
+
+/* SET NAMES latin1 ran, the next statement failed: latin1 holds (0xA0 is a
+ * space there); before, the whole query was taken as failed. */
+static void test_charset_change_then_failing_statement(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t r[64];
+    size_t n;
+
+    connect_session(f, CAPS | MYSQL_CLIENT_MULTI_STATEMENTS);
+    unsigned before = f->c.cs_mode;
+    n = ok_packet(r, 1, MYSQL_STATUS_AUTOCOMMIT | MYSQL_STATUS_MORE_RESULTS);
+    n += err_packet(r + n, 2, 1054);
+    query_answered(f, "SET NAMES latin1; SELECT nosuch_column", r, n);
+    assert_true(f->c.cs_mode & SQL_MODE_SPACE_A0);
+    assert_false(f->c.cs_mode & SQL_MODE_MAYBE_A0);
+    /* failing first: the set before holds */
+    query_answered(f, "SET NAMES utf8mb4; SELECT 1", r, err_packet(r, 1, 1115));
+    assert_true(f->c.cs_mode & SQL_MODE_SPACE_A0);
+    query_answered(f, "SET NAMES utf8mb4", r, ok_packet(r, 1, MYSQL_STATUS_AUTOCOMMIT));
+    assert_int_equal(f->c.cs_mode & (SQL_MODE_SPACE_A0 | SQL_MODE_MAYBE_A0), 0);
+    assert_int_not_equal(f->c.cs_mode, before);  /* the handshake's was unsure */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,6 +708,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_backend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_command_and_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_use_keeps_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_init_db_keeps_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multi_use_then_failed_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_use_then_failing_statement, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_set_before_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uncountable_response_unknown_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_charset_change_then_failing_statement, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dynamic_use, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -117,6 +117,39 @@ static const struct row rows[] = {
     { "DELETE FROM orders", W | U | UNK, "", "", SQL_VERB_DELETE },
     { "DELETE o FROM orders o JOIN x ON x.a = o.a WHERE o.buyer_id = 42", W | U, "42", "", SQL_VERB_DELETE },
     { "DELETE FROM orders WHERE buyer_id = '43'", W | U, "43", "", SQL_VERB_DELETE },
+    /* DELETE FROM targets USING refs: targets resolve against the USING list */
+    { "DELETE FROM o USING orders AS o WHERE o.buyer_id = 155", W | U, "155", "", SQL_VERB_DELETE },
+    { "DELETE FROM o.* USING (carts AS o) WHERE o.owner = 156", W | U, "156", "", SQL_VERB_DELETE },
+    { "DELETE FROM o, l USING orders AS o, logs AS l WHERE o.id = l.id AND l.buyer_id = 141", W | U | UNK, "", "", SQL_VERB_DELETE },
+    { "DELETE FROM o USING orders o JOIN logs l USING (id) WHERE o.buyer_id = 7", W | U, "7", "", SQL_VERB_DELETE },
+    { "DELETE QUICK FROM shop.payments.* USING shop.payments WHERE buyer_id = 9", W | U, "9", "", SQL_VERB_DELETE },
+    { "DELETE FROM logs USING logs JOIN x USING (a)", W, "", "", SQL_VERB_DELETE },
+    /* parenthesized table references at any nesting; derived tables only read */
+    { "UPDATE (orders) SET amount = -3 WHERE buyer_id = 152", W | U, "152", "", SQL_VERB_UPDATE },
+    { "UPDATE ((orders o)) SET o.amount = 1 WHERE o.buyer_id = 153", W | U, "153", "", SQL_VERB_UPDATE },
+    { "UPDATE logs l JOIN (orders o) ON o.id = l.id SET o.amount = 1 WHERE l.buyer_id = 154", W | U | UNK, "", "", SQL_VERB_UPDATE },
+    { "UPDATE (logs l, orders o) SET o.amount = 1 WHERE o.buyer_id = 157", W | U, "157", "", SQL_VERB_UPDATE },
+    { "UPDATE (logs l JOIN (orders o, logs c) ON o.id = c.id) SET o.a = 1 WHERE o.buyer_id = 5 AND c.owner = 5", W | U, "5", "", SQL_VERB_UPDATE },
+    /* a key term bounds one of two unit-table refs only */
+    { "UPDATE orders a, orders b SET a.amount = -9 WHERE b.buyer_id = 5", W | U | UNK, "5", "", SQL_VERB_UPDATE },
+    { "UPDATE orders o JOIN carts c ON o.id = c.id SET o.a = 1 WHERE o.buyer_id = 5 AND c.owner = 5", W | U | UNK, "5", "", SQL_VERB_UPDATE },
+    { "DELETE a FROM orders a JOIN carts c ON a.id = c.id WHERE c.owner = 5", W | U | UNK, "5", "", SQL_VERB_DELETE },
+    { "DELETE FROM a USING orders a, orders b WHERE b.buyer_id = 5", W | U | UNK, "5", "", SQL_VERB_DELETE },
+    { "DELETE orders FROM orders WHERE buyer_id = 5", W | U, "5", "", SQL_VERB_DELETE },
+    { "DELETE FROM orders.* USING orders WHERE buyer_id = 5", W | U, "5", "", SQL_VERB_DELETE },
+    { "SELECT * FROM orders a, orders b WHERE b.buyer_id = 5 FOR UPDATE", W | U | UNK, "5", "", SQL_VERB_SELECT },
+    { "UPDATE /* SHARDING_KEY=41 */ ((orders O)) SET O.amount = 1", W | U | UNK | HINT, "", "", SQL_VERB_UPDATE },
+    { "UPDATE (sellers) SET name = 'x' WHERE id = 1", W | C, "", "", SQL_VERB_UPDATE },
+    { "UPDATE (logs) SET a = 1 WHERE id = 1", W, "", "", SQL_VERB_UPDATE },
+    { "UPDATE logs JOIN (SELECT * FROM orders) d ON d.id = logs.id SET logs.a = 1", W, "", "", SQL_VERB_UPDATE },
+    { "UPDATE logs JOIN ((SELECT id FROM orders)) d ON d.id = logs.id SET logs.a = 1", W, "", "", SQL_VERB_UPDATE },
+    { "UPDATE logs JOIN ((SELECT 1 AS id) UNION (SELECT 2)) d ON d.id = logs.id SET logs.a = 1", W | U | UNK, "", "", SQL_VERB_UPDATE },
+    { "UPDATE (orders SET a = 1 WHERE buyer_id = 5", W | U | UNK, "", "", SQL_VERB_UPDATE },
+    { "UPDATE (logs, (sellers SET a = 1", W | U | C | UNK, "", "", SQL_VERB_UPDATE },
+    { "UPDATE ((((((((((((((((((((((((((((((((((((((((orders)))))))))))))))))))))))))))))))))))))))) SET a = 1 WHERE buyer_id = 5", W | U | UNK, "", "", SQL_VERB_UPDATE },
+    { "DELETE o FROM ((orders o)) WHERE o.buyer_id = 44", W | U, "44", "", SQL_VERB_DELETE },
+    { "DELETE FROM o USING (logs l JOIN orders o ON o.id = l.id) WHERE o.buyer_id = 45", W | U, "45", "", SQL_VERB_DELETE },
+    { "SELECT * FROM ((orders)) WHERE buyer_id = 159 FOR UPDATE", W | U | UNK, "", "", SQL_VERB_SELECT },
     /* locking reads */
     { "SELECT * FROM orders WHERE buyer_id = 50 FOR UPDATE", W | U, "50", "", SQL_VERB_SELECT },
     { "SELECT * FROM orders WHERE buyer_id = 51 LOCK IN SHARE MODE", W | U, "51", "", SQL_VERB_SELECT },
@@ -179,7 +212,7 @@ static const struct row rows[] = {
     { "SELECT a FROM orders UNION SELECT a FROM orders", R, "", "", SQL_VERB_SELECT },
     { "SELECT GET_LOCK('for', 1), RELEASE_LOCK('lock')", R, "", "", SQL_VERB_SELECT },
     { "LOCK TABLES orders WRITE", R, "", "", SQL_VERB_OTHER },
-    { "CREATE PROCEDURE p() SELECT * FROM orders FOR UPDATE", R, "", "", SQL_VERB_OTHER },
+    { "CREATE PROCEDURE p() SELECT * FROM orders FOR UPDATE", W | D, "", "", SQL_VERB_DDL },
     /* load data */
     { "LOAD DATA LOCAL INFILE '/tmp/o.csv' INTO TABLE orders", W | U | UNK, "", "", SQL_VERB_LOAD_DATA },
     { "/* sharding_key=60 */ LOAD DATA INFILE 'f' INTO TABLE orders", W | U | UNK | HINT, "", "", SQL_VERB_LOAD_DATA },
@@ -199,6 +232,12 @@ static const struct row rows[] = {
     { "PREPARE s FROM 'INSERT INTO orders (buyer_id) VALUES (63)'", W | U | UNK, "", "", SQL_VERB_OTHER },
     { "PREPARE s FROM 'SELECT 1'", R, "", "", SQL_VERB_OTHER },
     { "PREPARE s FROM @sql", W | U | UNK, "", "", SQL_VERB_OTHER },
+    /* dynamic text the proxy cannot read: a hint does not count for it */
+    { "/* sharding_key=5 */ EXECUTE IMMEDIATE @q", W | U | UNK, "", "", SQL_VERB_OTHER },
+    { "EXECUTE IMMEDIATE 'DELETE FROM orders WHERE buyer_id = 5' ' OR 1'", W | U | UNK, "", "", SQL_VERB_OTHER },
+    { "EXECUTE IMMEDIATE CONCAT('DELETE FROM orders', ' WHERE 1')", W | U | UNK, "", "", SQL_VERB_OTHER },
+    { "PREPARE s FROM 'SELECT 1' ' UNION SELECT 2'", W | U | UNK, "", "", SQL_VERB_OTHER },
+    { "EXECUTE IMMEDIATE 'SELECT ?' USING 1", R, "", "", SQL_VERB_OTHER },
     { "EXECUTE s USING @a", R, "", "", SQL_VERB_OTHER },
     /* TRUNCATE: a write of every row */
     { "TRUNCATE orders", W | U | UNK | T, "", "", SQL_VERB_TRUNCATE },
@@ -243,9 +282,22 @@ static const struct row rows[] = {
     { "CREATE UNIQUE INDEX i ON orders (id)", W | D, "", "", SQL_VERB_DDL },
     { "CREATE INDEX i ON logs (id)", R, "", "", SQL_VERB_OTHER },
     { "CREATE DEFINER = `root`@`localhost` TRIGGER trg BEFORE INSERT ON orders FOR EACH ROW SET NEW.n = 1", W | D, "", "", SQL_VERB_DDL },
-    { "CREATE TRIGGER trg AFTER INSERT ON logs FOR EACH ROW INSERT INTO orders (buyer_id) VALUES (1)", R, "", "", SQL_VERB_OTHER },
-    { "CREATE PROCEDURE p() TRUNCATE orders", R, "", "", SQL_VERB_OTHER },
-    { "CREATE VIEW v AS SELECT * FROM orders", R, "", "", SQL_VERB_OTHER },
+    { "CREATE TRIGGER trg AFTER INSERT ON logs FOR EACH ROW INSERT INTO orders (buyer_id) VALUES (1)", W | D, "", "", SQL_VERB_DDL },
+    { "CREATE PROCEDURE p() TRUNCATE orders", W | D, "", "", SQL_VERB_DDL },
+    { "CREATE VIEW v AS SELECT * FROM orders", W | D, "", "", SQL_VERB_DDL },
+    /* views and stored programs: any identifier naming a classified table */
+    { "CREATE OR REPLACE ALGORITHM=MERGE DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW v AS SELECT * FROM shop.payments", W | D, "", "", SQL_VERB_DDL },
+    { "create view v as select o.id from logs l join `order_items` o on o.id = l.id", W | D, "", "", SQL_VERB_DDL },
+    { "ALTER VIEW v AS SELECT * FROM sellers", W | D, "", "", SQL_VERB_DDL },
+    { "ALTER SQL SECURITY INVOKER VIEW v AS SELECT * FROM carts", W | D, "", "", SQL_VERB_DDL },
+    { "CREATE FUNCTION f() RETURNS INT RETURN (SELECT COUNT(*) FROM unitroute.orders)", W | D, "", "", SQL_VERB_DDL },
+    { "CREATE EVENT e ON SCHEDULE AT NOW() DO UPDATE orders SET n = 1", W | D, "", "", SQL_VERB_DDL },
+    { "ALTER EVENT e ON SCHEDULE EVERY 1 DAY DO DELETE FROM carts", W | D, "", "", SQL_VERB_DDL },
+    { "CREATE PROCEDURE p() EXECUTE IMMEDIATE CONCAT('DELETE FROM ', 'logs')", W | D, "", "", SQL_VERB_DDL },
+    { "CREATE VIEW v AS SELECT * FROM logs", R, "", "", SQL_VERB_OTHER },
+    { "CREATE VIEW v AS SELECT 'orders' AS t FROM shop2.payments", R, "", "", SQL_VERB_OTHER },
+    { "CREATE TRIGGER trg BEFORE INSERT ON logs FOR EACH ROW SET NEW.msg = 'orders'", R, "", "", SQL_VERB_OTHER },
+    { "ALTER EVENT e RENAME TO e2", R, "", "", SQL_VERB_OTHER },
     { "SELECT 'ALTER TABLE orders', `drop table orders` FROM logs", R, "", "", SQL_VERB_SELECT },
     /* CALL: keys only from a hint */
     { "CALL add_order(1001, 5)", W | U | UNK, "", "", SQL_VERB_CALL },
@@ -760,6 +812,35 @@ static void test_decisions(void **state)
                             r, "dc-a", true, msg), SQL_ALLOW);
     assert_int_equal(decide("EXECUTE IMMEDIATE 'INSERT INTO orders (buyer_id) VALUES (55)'",
                             r, "dc-a", true, msg), SQL_REFUSE_WRONG_UNIT);
+    /* dynamic text the proxy cannot read is refused whatever hint it carries */
+    assert_int_equal(decide("/* sharding_key=5 */ PREPARE s FROM @q", r, "dc-a", true, msg),
+                     SQL_REFUSE_NO_KEY);
+    assert_non_null(strstr(msg, "PREPARE"));
+    assert_int_equal(decide("/* sharding_key=5 */ EXECUTE IMMEDIATE @q", r, "dc-a", true, msg),
+                     SQL_REFUSE_NO_KEY);
+    assert_int_equal(decide("/* sharding_key=5 */ EXECUTE IMMEDIATE "
+                            "'DELETE FROM orders WHERE buyer_id = 5' ' OR 1'", r, "dc-a", true, msg),
+                     SQL_REFUSE_NO_KEY);
+    assert_int_equal(decide("PREPARE s FROM 'SELECT 1'", r, "dc-a", true, msg), SQL_ALLOW);
+    assert_int_equal(decide("/* sharding_key=5 */ EXECUTE IMMEDIATE 'EXECUTE IMMEDIATE @q'", r, "dc-a",
+                            true, msg), SQL_REFUSE_NO_KEY);
+    assert_int_equal(decide("/* sharding_key=5 */ EXECUTE IMMEDIATE 'PREPARE s FROM @q'", r, "dc-a",
+                            true, msg), SQL_REFUSE_NO_KEY);
+    /* DELETE ... USING and parenthesized references: the unit table is seen */
+    assert_int_equal(decide("DELETE FROM o USING orders AS o WHERE o.buyer_id = 155", r, "dc-a", true,
+                            msg), SQL_REFUSE_WRONG_UNIT);
+    assert_int_equal(decide("DELETE FROM o USING orders AS o WHERE o.buyer_id = 5", r, "dc-a", true,
+                            msg), SQL_ALLOW);
+    assert_int_equal(decide("UPDATE (orders) SET amount = -3 WHERE buyer_id = 152", r, "dc-a", true,
+                            msg), SQL_REFUSE_WRONG_UNIT);
+    assert_int_equal(decide("UPDATE (orders) SET amount = 1 WHERE buyer_id = 5", r, "dc-a", true, msg),
+                     SQL_ALLOW);
+    assert_int_equal(decide("/* sharding_key=11 */ UPDATE ((orders O)) SET O.amount = 1", r, "dc-a",
+                            true, msg), SQL_REFUSE_BANNED);
+    assert_int_equal(decide("UPDATE (logs, (sellers)) SET a = 1", r, "dc-b", false, msg),
+                     SQL_REFUSE_CENTER);
+    assert_int_equal(decide("UPDATE orders a, orders b SET a.amount = -9 WHERE b.buyer_id = 5", r, "dc-a",
+                            true, msg), SQL_REFUSE_NO_KEY);
     /* locking reads beyond the simple form: a hint or a refusal */
     assert_int_equal(decide("SELECT * FROM orders WHERE buyer_id = 1 UNION "
                             "SELECT * FROM orders WHERE buyer_id = 55 FOR UPDATE",

@@ -3,7 +3,8 @@
  * key: TRUNCATE (7401 / 7404), schema changes of classified tables (7412,
  * allow_ddl) and CALL (a hint checked like a unit write's key, or
  * procedures_pass), directly and inside multi-statements, EXECUTE
- * IMMEDIATE and SQL PREPARE.
+ * IMMEDIATE and SQL PREPARE; upserts (7415, upsert_tables); views and
+ * stored programs over classified tables (7412).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -284,6 +285,273 @@ static void test_skipped_version_comment(void **state)
     rules_destroy(r);
 }
 
+static void test_upsert_code(void **state)
+{
+    const struct sql_reason_info *info = sql_reason_info(SQL_REFUSE_UPSERT);
+
+    (void)state;
+    assert_int_equal(info->code, 7415);
+    assert_string_equal(info->sqlstate, "UR015");
+    assert_string_equal(info->name, "upsert");
+    assert_false(info->retry);
+}
+
+/*
+ * REPLACE / INSERT ... ON DUPLICATE KEY UPDATE into a unit table: the row
+ * hit is found by any unique key (another buyer's id), so refused (7415)
+ * unless the table is in upsert_tables; then an assignment of the sharding
+ * column must name a key that passes like the statement's own.
+ */
+static void test_upsert(void **state)
+{
+    static const char *const refused[] = {
+        "REPLACE INTO orders (id, buyer_id, amount) VALUES (101, 5, 1)",
+        "replace orders (buyer_id) value (5)",
+        "REPLACE INTO orders SET id = 101, buyer_id = 5",
+        "REPLACE LOW_PRIORITY INTO shop.payments (id, buyer_id) VALUES (101, 5)",
+        "/* sharding_key=5 */ REPLACE INTO orders SELECT 101, 5, 1",
+        "INSERT INTO orders (id, buyer_id, amount) VALUES (103, 5, 1) ON DUPLICATE KEY UPDATE amount = -4",
+        "INSERT INTO orders (id, buyer_id, amount) VALUES (103, 5, 1) ON DUPLICATE KEY UPDATE buyer_id = 5",
+        "/* sharding_key=5 */ INSERT INTO orders (id, buyer_id) VALUES (101, 5) "
+        "ON DUPLICATE KEY UPDATE amount = 1",
+        "INSERT INTO orders SET id = 101, buyer_id = 5 ON DUPLICATE KEY UPDATE amount = 1",
+        "INSERT INTO orders (buyer_id, n) VALUES (5, 1) AS new ON DUPLICATE KEY UPDATE n = new.n",
+        "SELECT 1; INSERT INTO orders (id, buyer_id) VALUES (1, 5) ON DUPLICATE KEY UPDATE n = 2",
+    };
+    static const char *const passed[] = {
+        "INSERT INTO orders (id, buyer_id, amount) VALUES (101, 5, 1)",
+        "INSERT IGNORE INTO orders (id, buyer_id, amount) VALUES (101, 5, 1)",
+        "INSERT INTO orders SET id = 101, buyer_id = 5",
+        "REPLACE INTO logs (id, msg) VALUES (1, 'x')",
+        "INSERT INTO logs (id) VALUES (1) ON DUPLICATE KEY UPDATE msg = 'y'",
+        "INSERT INTO orders (id, buyer_id, note) VALUES (1, 5, 'ON DUPLICATE KEY UPDATE')",
+        "UPDATE orders SET amount = 1 WHERE buyer_id = 5",
+    };
+    struct sql_policy pol = { .nupsert_tables = 2 };
+    struct rules *r = load_rules();
+    char msg[512];
+
+    (void)state;
+    snprintf(pol.upsert_tables[0].name, SQL_NAME_MAX, "orders");
+    snprintf(pol.upsert_tables[1].schema, SQL_NAME_MAX, "shop");
+    snprintf(pol.upsert_tables[1].name, SQL_NAME_MAX, "payments");
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        if (decide(refused[i], r, NULL, msg) != SQL_REFUSE_UPSERT)
+            fail_msg("[%s] not refused as upsert: %s", refused[i], msg);
+        assert_non_null(strstr(msg, "unitproxy upsert: "));
+        assert_non_null(strstr(msg, "upsert = true"));
+    }
+    for (size_t i = 0; i < sizeof(passed) / sizeof(passed[0]); i++)
+        if (decide(passed[i], r, NULL, msg) != SQL_ALLOW)
+            fail_msg("[%s] refused: %s", passed[i], msg);
+    assert_int_equal(decide(refused[0], r, NULL, msg), SQL_REFUSE_UPSERT);
+    assert_non_null(strstr(msg, "into unit table `orders` refused"));
+    assert_non_null(strstr(msg, "PRIMARY KEY (buyer_id, id)"));
+
+    /* with upsert = true */
+    for (size_t i = 0; i < 11; i++) {
+        if (i == 4)         /* REPLACE ... SELECT: its table is not followed */
+            continue;
+        if (decide(refused[i], r, &pol, msg) != SQL_ALLOW)
+            fail_msg("[%s] refused under upsert = true: %s", refused[i], msg);
+    }
+    assert_int_equal(decide(refused[4], r, &pol, msg), SQL_REFUSE_UPSERT);
+    assert_int_equal(decide("INSERT INTO orders (id, buyer_id) VALUES (101, 5) "
+                            "ON DUPLICATE KEY UPDATE buyer_id = 50", r, &pol, msg),
+                     SQL_REFUSE_KEYS_SPAN);
+    assert_int_equal(decide("INSERT INTO orders (id, buyer_id) VALUES (101, 5) "
+                            "ON DUPLICATE KEY UPDATE buyer_id = 15", r, &pol, msg),
+                     SQL_REFUSE_BANNED);
+    assert_int_equal(decide("INSERT INTO orders (id, buyer_id) VALUES (101, 5) "
+                            "ON DUPLICATE KEY UPDATE buyer_id = VALUES(buyer_id), n = 1",
+                            r, &pol, msg), SQL_ALLOW);
+    assert_int_equal(decide("INSERT INTO orders (id, buyer_id) VALUES (101, 5) "
+                            "ON DUPLICATE KEY UPDATE buyer_id = 6", r, &pol, msg), SQL_ALLOW);
+    assert_int_equal(decide("INSERT INTO orders (id, buyer_id) VALUES (101, 5) "
+                            "ON DUPLICATE KEY UPDATE buyer_id = buyer_id + 45", r, &pol, msg),
+                     SQL_REFUSE_UPSERT);
+    assert_non_null(strstr(msg, "not a literal buyer"));
+    assert_int_equal(decide("/* sharding_key=5 */ INSERT INTO orders (id, buyer_id) VALUES "
+                            "(101, 5) ON DUPLICATE KEY UPDATE buyer_id = amount", r, &pol, msg),
+                     SQL_REFUSE_UPSERT);
+    assert_int_equal(decide("/* sharding_key=5 */ INSERT INTO orders (id, buyer_id) VALUES "
+                            "(101, 5) ON DUPLICATE KEY UPDATE buyer_id = 50", r, &pol, msg),
+                     SQL_REFUSE_KEY_MISMATCH);
+    assert_int_equal(decide("INSERT INTO orders SET id = 101, buyer_id = 5 "
+                            "ON DUPLICATE KEY UPDATE buyer_id = 50", r, &pol, msg),
+                     SQL_REFUSE_KEYS_SPAN);
+    assert_int_equal(decide("INSERT INTO orders SET buyer_id = 5 "
+                            "ON DUPLICATE KEY UPDATE n = 1, orders.buyer_id = n", r, &pol, msg),
+                     SQL_REFUSE_UPSERT);
+    assert_int_equal(decide("INSERT INTO orders (buyer_id, n) VALUES (5, 1) AS new (b, m) "
+                            "ON DUPLICATE KEY UPDATE n = m", r, &pol, msg), SQL_REFUSE_UPSERT);
+    /* a placeholder is a key given at execution (checked then), not a move to an unknown buyer */
+    assert_int_equal(decide("INSERT INTO orders (id, buyer_id) VALUES (1, 5) "
+                            "ON DUPLICATE KEY UPDATE buyer_id = ?", r, &pol, msg), SQL_ALLOW);
+    pol.nupsert_tables = 1;     /* orders only; shop.payments is not listed */
+    assert_int_equal(decide(refused[3], r, &pol, msg), SQL_REFUSE_UPSERT);
+    snprintf(pol.upsert_tables[0].schema, SQL_NAME_MAX, "other");
+    assert_int_equal(decide(refused[0], r, &pol, msg), SQL_REFUSE_UPSERT);
+
+    /* a center table: outside the center a center write, in it allowed */
+    assert_int_equal(decide_in("REPLACE INTO sellers (id, name) VALUES (1, 'x')", r, false,
+                               "unitroute", NULL, msg), SQL_REFUSE_CENTER);
+    assert_int_equal(decide_in("INSERT INTO sellers (id) VALUES (1) ON DUPLICATE KEY UPDATE "
+                               "name = 'y'", r, false, "unitroute", NULL, msg), SQL_REFUSE_CENTER);
+    assert_int_equal(decide("REPLACE INTO sellers (id, name) VALUES (1, 'x')", r, NULL, msg),
+                     SQL_ALLOW);
+    rules_destroy(r);
+}
+
+/*
+ * Writes that move rows to a buyer the proxy cannot read, or hide an upsert
+ * where the keys are not read: refused whatever hint they carry.
+ */
+static void test_hidden_moves(void **state)
+{
+    struct sql_policy pol = { .nupsert_tables = 1 };
+    struct rules *r = load_rules();
+    char msg[512];
+
+    (void)state;
+    snprintf(pol.upsert_tables[0].name, SQL_NAME_MAX, "orders");
+    /* UPDATE ... SET key = expression moves buyer 5's rows to buyer 50 */
+    assert_int_equal(decide("/* sharding_key=5 */ UPDATE orders SET buyer_id = buyer_id + 45 "
+                            "WHERE buyer_id = 5", r, NULL, msg), SQL_REFUSE_NO_KEY);
+    assert_non_null(strstr(msg, "sets `buyer_id` to an expression"));
+    assert_int_equal(decide("/* sharding_key=5 */ UPDATE orders SET amount = 1, buyer_id = @b "
+                            "WHERE id = 3", r, NULL, msg), SQL_REFUSE_NO_KEY);
+    assert_int_equal(decide("UPDATE orders SET buyer_id = 6 WHERE buyer_id = 5", r, NULL, msg),
+                     SQL_ALLOW);
+    assert_int_equal(decide("UPDATE orders SET buyer_id = buyer_id, amount = 2 WHERE buyer_id = 5",
+                            r, NULL, msg), SQL_ALLOW);
+    /* INSERT ... SELECT ... ON DUPLICATE KEY UPDATE: the assignments are not read */
+    assert_int_equal(decide("/* sharding_key=5 */ INSERT INTO orders (id, buyer_id) SELECT 101, 5 "
+                            "ON DUPLICATE KEY UPDATE amount = -4", r, NULL, msg),
+                     SQL_REFUSE_UPSERT);
+    assert_int_equal(decide("/* sharding_key=5 */ INSERT INTO orders (id, buyer_id) SELECT 101, 5 "
+                            "ON DUPLICATE KEY UPDATE amount = -4", r, &pol, msg),
+                     SQL_REFUSE_UPSERT);
+    assert_int_equal(decide("/* sharding_key=5 */ INSERT INTO orders SELECT * FROM logs "
+                            "ON DUPLICATE KEY UPDATE amount = -4", r, NULL, msg),
+                     SQL_REFUSE_UPSERT);
+    /* dynamic SQL carries the upsert outward */
+    assert_int_equal(decide("EXECUTE IMMEDIATE 'REPLACE INTO orders (id, buyer_id, amount) "
+                            "VALUES (101, 5, 1)'", r, NULL, msg), SQL_REFUSE_UPSERT);
+    assert_int_equal(decide("EXECUTE IMMEDIATE 'INSERT INTO orders (id, buyer_id) VALUES (103, 5) "
+                            "ON DUPLICATE KEY UPDATE amount = -4'", r, NULL, msg),
+                     SQL_REFUSE_UPSERT);
+    assert_int_equal(decide("EXECUTE IMMEDIATE 'INSERT INTO orders (id, buyer_id) VALUES (103, 5)'",
+                            r, NULL, msg), SQL_ALLOW);
+    /* an alias hides the table's name: `orders.buyer_id` is a column of logs here */
+    assert_int_equal(decide("UPDATE logs AS orders, orders AS l SET l.amount = 14 "
+                            "WHERE l.id = 166 AND orders.buyer_id = 5", r, NULL, msg),
+                     SQL_REFUSE_NO_KEY);
+    assert_int_equal(decide("UPDATE logs AS orders, orders AS l SET l.amount = 14 "
+                            "WHERE l.id = 166 AND l.buyer_id = 5", r, NULL, msg), SQL_ALLOW);
+    assert_int_equal(decide("DELETE o FROM orders AS o WHERE orders.buyer_id = 5", r, NULL, msg),
+                     SQL_REFUSE_NO_KEY);
+    rules_destroy(r);
+}
+
+/*
+ * Views and stored programs naming a classified table (anywhere: the ON
+ * table, the body, qualified or not): ddl (7412) unless allow_ddl.
+ */
+static void test_views_and_programs(void **state)
+{
+    static const char *const refused[] = {
+        "CREATE VIEW v_orders AS SELECT * FROM orders",
+        "CREATE OR REPLACE ALGORITHM = MERGE DEFINER = `root`@`localhost` SQL SECURITY "
+        "INVOKER VIEW v AS SELECT id FROM unitroute.orders WHERE amount > 0",
+        "ALTER VIEW v AS SELECT * FROM `orders`",
+        "ALTER ALGORITHM = TEMPTABLE VIEW v AS SELECT * FROM shop.payments",
+        "CREATE VIEW v AS SELECT * FROM sellers",
+        "CREATE TRIGGER trg AFTER INSERT ON logs FOR EACH ROW DELETE FROM orders "
+        "WHERE buyer_id = 170",
+        "CREATE DEFINER = CURRENT_USER TRIGGER trg BEFORE UPDATE ON orders FOR EACH ROW SET NEW.n = 1",
+        "CREATE PROCEDURE p() BEGIN UPDATE orders SET amount = 0; END",
+        "CREATE FUNCTION f() RETURNS INT BEGIN DELETE FROM orders; RETURN 1; END",
+        "CREATE AGGREGATE FUNCTION f(x INT) RETURNS INT BEGIN INSERT INTO sellers VALUES (1); "
+        "RETURN 1; END",
+        "CREATE EVENT e ON SCHEDULE EVERY 1 HOUR DO DELETE FROM orders",
+        "ALTER EVENT e DO TRUNCATE orders",
+        "ALTER DEFINER = root EVENT e DO UPDATE orders SET amount = 1",
+        "CREATE PROCEDURE p(q TEXT) BEGIN PREPARE s FROM q; EXECUTE s; END",
+        "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO CALL cleanup()",
+        "EXECUTE IMMEDIATE 'CREATE VIEW v AS SELECT * FROM orders'",
+    };
+    static const char *const passed[] = {
+        "CREATE VIEW v_logs AS SELECT * FROM logs",
+        "CREATE TRIGGER trg AFTER INSERT ON logs FOR EACH ROW INSERT INTO logs2 VALUES (1)",
+        "CREATE PROCEDURE p() SELECT 'orders'",
+        "CREATE EVENT e ON SCHEDULE EVERY 1 HOUR DO DELETE FROM logs",
+        "ALTER EVENT e DISABLE",
+        "ALTER VIEW v AS SELECT * FROM other.payments",
+        "ALTER PROCEDURE p COMMENT 'x'",
+    };
+    struct sql_policy pol = { .allow_ddl = true };
+    struct rules *r = load_rules();
+    char msg[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        if (decide(refused[i], r, NULL, msg) != SQL_REFUSE_DDL)
+            fail_msg("[%s] not refused as ddl: %s", refused[i], msg);
+        assert_non_null(strstr(msg, "operators' DDL path, not through unitproxy"));
+        assert_int_equal(decide(refused[i], r, &pol, msg), SQL_ALLOW);
+    }
+    for (size_t i = 0; i < sizeof(passed) / sizeof(passed[0]); i++)
+        if (decide(passed[i], r, NULL, msg) != SQL_ALLOW)
+            fail_msg("[%s] refused: %s", passed[i], msg);
+    assert_int_equal(decide(refused[0], r, NULL, msg), SQL_REFUSE_DDL);
+    assert_non_null(strstr(msg, "CREATE VIEW naming classified table `orders` refused"));
+    assert_non_null(strstr(msg, "listed in tables"));
+    assert_int_equal(decide(refused[5], r, NULL, msg), SQL_REFUSE_DDL);
+    assert_non_null(strstr(msg, "CREATE TRIGGER naming classified table `orders`"));
+    rules_destroy(r);
+}
+
+/*
+ * A compound body (BEGIN ... END) is one statement for the server: its
+ * `;`-ended statements are scanned as the program's body, and the
+ * statements after its END are still checked on their own.
+ */
+static void test_compound_bodies(void **state)
+{
+    static const char *const refused[] = {
+        "CREATE TRIGGER trg AFTER INSERT ON logs FOR EACH ROW BEGIN SET @x = 1; "
+        "UPDATE orders SET amount = -7 WHERE buyer_id = 5; END",
+        "CREATE PROCEDURE p() BEGIN DECLARE c INT DEFAULT 0; IF c = 0 THEN SELECT 1; "
+        "ELSE DELETE FROM shop.payments WHERE buyer_id = 5; END IF; END",
+        "CREATE EVENT e ON SCHEDULE EVERY 1 HOUR DO BEGIN SELECT CASE WHEN 1 THEN 2 END; "
+        "lbl: LOOP LEAVE lbl; END LOOP lbl; UPDATE sellers SET n = 1; END",
+        "CREATE FUNCTION f(x INT) RETURNS INT DETERMINISTIC BEGIN CASE x WHEN 1 THEN "
+        "RETURN 1; ELSE BEGIN END; END CASE; RETURN (SELECT COUNT(*) FROM orders); END",
+        "CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2",
+    };
+    struct rules *r = load_rules();
+    char msg[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        if (decide(refused[i], r, NULL, msg) != SQL_REFUSE_DDL)
+            fail_msg("[%s] not refused as ddl: %s", refused[i], msg);
+    assert_int_equal(decide(refused[4], r, NULL, msg), SQL_REFUSE_DDL);
+    assert_non_null(strstr(msg, "is not closed"));
+    assert_int_equal(decide("CREATE PROCEDURE p() BEGIN INSERT INTO logs VALUES (1); SELECT CASE "
+                            "WHEN 1 THEN 2 END; END; UPDATE orders SET n = 1 WHERE buyer_id = 5",
+                            r, NULL, msg), SQL_ALLOW);
+    assert_int_equal(decide("CREATE PROCEDURE p() BEGIN SELECT 1; END; UPDATE orders SET n = 1 "
+                            "WHERE buyer_id = 50", r, NULL, msg), SQL_REFUSE_WRONG_UNIT);
+    assert_int_equal(decide("CREATE PROCEDURE p() BEGIN SELECT 1; END; SET NAMES sjis",
+                            r, NULL, msg), SQL_REFUSE_CHARSET);
+    assert_int_equal(decide("CREATE PROCEDURE p() SELECT begin, end FROM logs; "
+                            "UPDATE orders SET n = 1 WHERE buyer_id = 50", r, NULL, msg),
+                     SQL_REFUSE_WRONG_UNIT);
+    rules_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +562,11 @@ int main(void)
         cmocka_unit_test(test_procedures_pass),
         cmocka_unit_test(test_latin1_nbsp),
         cmocka_unit_test(test_skipped_version_comment),
+        cmocka_unit_test(test_upsert_code),
+        cmocka_unit_test(test_upsert),
+        cmocka_unit_test(test_views_and_programs),
+        cmocka_unit_test(test_compound_bodies),
+        cmocka_unit_test(test_hidden_moves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

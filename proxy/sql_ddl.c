@@ -28,6 +28,7 @@
  */
 #include "proxy/sql_ddl.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -165,18 +166,15 @@ static void ddl_body(struct parser *p, const char *what)
         if (p->tok.type == SQL_TOK_WORD && word_in(&p->tok, opaque) && classified &&
             !st->ddl) {
             ddl_mark(p, &p->tables->v[0], what);
-            snprintf(st->table, sizeof(st->table), "(any: the body runs %.*s)",
-                     (int)p->tok.n, p->tok.s);
+            char word[16];
+            size_t n = p->tok.n < sizeof(word) - 1 ? p->tok.n : sizeof(word) - 1;
+            for (size_t i = 0; i < n; i++)     /* as MariaDB reads it: any case */
+                word[i] = (char)toupper((unsigned char)p->tok.s[i]);
+            word[n] = '\0';
+            snprintf(st->table, sizeof(st->table), "(any: the body runs %s)", word);
         }
         char part[3][SQL_NAME_MAX];
-        size_t n = 0;
-        while (n < 3 && p_ident(p)) {
-            sql_tok_ident(&p->tok, part[n++], SQL_NAME_MAX);
-            p_next(p);
-            if (!p_punct(p, '.'))
-                break;
-            p_next(p);
-        }
+        size_t n = sql_parser_read_dotted(p, part);
         for (size_t i = 0; i < n && !st->ddl; i++) {
             ddl_mark(p, sql_parser_lookup_table(p, "", part[i]), what);
             if (i + 1 < n)

@@ -78,15 +78,8 @@ static const struct table_ref *keys_qualified_ref(const struct parser *p, const 
 bool sql_keys_match_column(struct parser *p)
 {
     char part[3][SQL_NAME_MAX];
-    int n = 0;
+    size_t n = sql_parser_read_dotted(p, part);
 
-    while (n < 3 && p_ident(p)) {
-        sql_tok_ident(&p->tok, part[n++], SQL_NAME_MAX);
-        p_next(p);
-        if (!p_punct(p, '.'))
-            break;
-        p_next(p);
-    }
     if (n == 0)
         return false;
     const char *col = part[n - 1], *qual = n >= 2 ? part[n - 2] : NULL;

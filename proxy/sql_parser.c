@@ -273,6 +273,20 @@ void sql_parser_check_unit_refs(struct parser *p, size_t from)
 }
 
 /* Mark every table reference as written. */
+size_t sql_parser_read_dotted(struct parser *p, char part[3][SQL_NAME_MAX])
+{
+    size_t n = 0;
+
+    while (n < 3 && p_ident(p)) {
+        sql_tok_ident(&p->tok, part[n++], SQL_NAME_MAX);
+        p_next(p);
+        if (!p_punct(p, '.'))
+            break;
+        p_next(p);
+    }
+    return n;
+}
+
 void sql_parser_mark_refs_written(struct parser *p)
 {
     for (size_t i = 0; i < p->nrefs; i++)

@@ -144,6 +144,12 @@ void sql_parser_read_table_refs(struct parser *p);
  */
 void sql_parser_check_unit_refs(struct parser *p, size_t from);
 
+/*
+ * A dotted name at the current token (`a`, `a.b`, `a.b.c`), consumed: its
+ * parts into part. Returns how many (0: the token is not a name).
+ */
+size_t sql_parser_read_dotted(struct parser *p, char part[3][SQL_NAME_MAX]);
+
 /* Mark every table in p->refs as written. */
 void sql_parser_mark_refs_written(struct parser *p);
 

@@ -39,6 +39,7 @@
 #include "proxy/sql_classify.h"
 #include "proxy/sql_lexer.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/fuzz_sql.h"
 
 #define META_STMTS_MAX 64
 
@@ -243,22 +244,6 @@ static size_t classify_all(const char *sql, size_t len, unsigned mode, const cha
     return off < len ? (size_t)-1 : n;
 }
 
-static bool same_class(const struct sql_stmt *a, const struct sql_stmt *b)
-{
-    return a->verb == b->verb && a->is_write == b->is_write &&
-           a->unit_table == b->unit_table && a->center_table == b->center_table &&
-           strcmp(a->table, b->table) == 0 && strcmp(a->column, b->column) == 0 &&
-           strcasecmp(a->use_db, b->use_db) == 0 && a->has_hint == b->has_hint &&
-           a->hint == b->hint && a->hint_conflict == b->hint_conflict &&
-           a->all_rows == b->all_rows && a->ddl == b->ddl && a->call == b->call &&
-           strcasecmp(a->routine, b->routine) == 0 &&
-           strcasecmp(a->routine_db, b->routine_db) == 0 && a->nkeys == b->nkeys &&
-           memcmp(a->keys, b->keys, a->nkeys * sizeof(*a->keys)) == 0 &&
-           a->key_unknown == b->key_unknown && a->nkey_params == b->nkey_params &&
-           memcmp(a->key_params, b->key_params,
-                  a->nkey_params * sizeof(*a->key_params)) == 0 &&
-           a->nparams == b->nparams && a->deferred == b->deferred;
-}
 
 /* Print both texts before failing, so a failure can be read. */
 static void report(const char *a, size_t an, const char *b, size_t bn, size_t i)
@@ -284,9 +269,9 @@ static void compare(const char *sql, size_t len, const char *var, size_t vlen,
             report(sql, len, var, vlen, na < nb ? na : nb);
         FUZZ_CHECK(na == nb);
         for (size_t i = 0; i < na; i++) {
-            if (!same_class(&a[i], &b[i]))
+            if (!fuzz_stmt_same(&a[i], &b[i], true))
                 report(sql, len, var, vlen, i);
-            FUZZ_CHECK(same_class(&a[i], &b[i]));
+            FUZZ_CHECK(fuzz_stmt_same(&a[i], &b[i], true));
         }
     }
     for (size_t i = 0; i < META_STMTS_MAX; i++) {

@@ -338,6 +338,16 @@ def is_rollback(item):
     return kind == "query" and isinstance(payload[0], str) and bool(ROLLBACK_ONLY.match(payload[0]))
 
 
+TX_END = re.compile(r"\b(COMMIT|ROLLBACK)\b(?!\s+(WORK\s+)?TO\b)", re.I)
+
+
+def ends_transaction(item):
+    """Does the query end a transaction (COMMIT / ROLLBACK, not ROLLBACK TO)?
+    Still in one after it: AND CHAIN, or a BEGIN later in the same query."""
+    kind, payload = item
+    return kind == "query" and isinstance(payload[0], str) and bool(TX_END.search(payload[0]))
+
+
 def restores(before, after, tx_start):
     """Does every table that changed go back to its state when the open
     transaction began (`ROLLBACK; START TRANSACTION` in one query)?"""
@@ -397,8 +407,8 @@ def run(args):
                 if len(stats.violations) >= args.max_violations:
                     break
         before = after
-        if not in_trans:
-            pending = []
+        if not in_trans or ends_transaction(item):
+            pending = []         # COMMIT AND CHAIN, ROLLBACK; BEGIN: a new one
             dirty = False
     return stats
 

@@ -128,7 +128,7 @@ static void p_insert(struct parser *p)
     p_next(p);
     while (word_in(&p->tok, mods))
         p_next(p);
-    if (!p_ident(p))
+    if (!sql_parser_at_name(p))
         return;
     sql_parser_read_table_ref(p);
     sql_parser_mark_refs_written(p);
@@ -254,7 +254,7 @@ static void p_load(struct parser *p)
     while (!p_end(p) && !p_is(p, "TABLE"))
         p_next(p);
     p_next(p);
-    if (p_ident(p)) {
+    if (sql_parser_at_name(p)) {
         sql_parser_read_table_ref(p);
         sql_parser_mark_refs_written(p);
     }

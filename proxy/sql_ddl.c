@@ -50,7 +50,7 @@ static void ddl_mark(struct parser *p, const struct sql_table_rule *r, const cha
 /* A `[schema.]name` at the current token, if there is one. */
 static void ddl_name(struct parser *p, const char *what)
 {
-    if (p_ident(p))
+    if (sql_parser_at_name(p))
         ddl_mark(p, sql_parser_read_name(p, NULL, NULL), what);
 }
 
@@ -73,7 +73,7 @@ static void ddl_truncate(struct parser *p)
     p_next(p);
     if (p_is(p, "TABLE"))
         p_next(p);
-    if (!p_ident(p))
+    if (!sql_parser_at_name(p))
         return;
     st->verb = SQL_VERB_TRUNCATE;
     st->is_write = true;
@@ -324,7 +324,7 @@ static void ddl_create_table(struct parser *p, bool replace)
 
     p_next(p);
     ddl_skip_if_exists(p);
-    if (!p_ident(p))
+    if (!sql_parser_at_name(p))
         return;
     const struct sql_table_rule *r = sql_parser_read_name(p, NULL, NULL);
     p->lock_scan = true;

@@ -86,6 +86,8 @@ static void read_name_parts(struct parser *p, char a[SQL_NAME_MAX], char b[SQL_N
                             bool star)
 {
     b[0] = '\0';
+    if (p_punct(p, '.'))
+        p_next(p);                  /* `.name`: the current schema's name */
     sql_tok_ident(&p->tok, a, SQL_NAME_MAX);
     p_next(p);
     if (!p_punct(p, '.'))
@@ -227,7 +229,7 @@ static bool read_refs(struct parser *p, int depth)
             else
                 sql_parser_skip_group(p);
             expect = false;
-        } else if (expect && p_ident(p)) {
+        } else if (expect && sql_parser_at_name(p)) {
             sql_parser_read_table_ref(p);
             expect = false;
         } else if (p_punct(p, ',')) {

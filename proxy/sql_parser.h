@@ -145,6 +145,15 @@ void sql_parser_read_table_refs(struct parser *p);
 void sql_parser_check_unit_refs(struct parser *p, size_t from);
 
 /*
+ * Does a table name start at the current token: a name, or `.` (MariaDB
+ * reads `.orders` as the current schema's `orders`)?
+ */
+static inline bool sql_parser_at_name(struct parser *p)
+{
+    return p_ident(p) || p_punct(p, '.');
+}
+
+/*
  * A dotted name at the current token (`a`, `a.b`, `a.b.c`), consumed: its
  * parts into part. Returns how many (0: the token is not a name).
  */

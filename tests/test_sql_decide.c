@@ -451,6 +451,17 @@ static void test_hidden_moves(void **state)
                             "WHERE l.id = 166 AND l.buyer_id = 5", r, NULL, msg), SQL_ALLOW);
     assert_int_equal(decide("DELETE o FROM orders AS o WHERE orders.buyer_id = 5", r, NULL, msg),
                      SQL_REFUSE_NO_KEY);
+    /* `.orders` is the current schema's orders (MariaDB's ODBC form) */
+    assert_int_equal(decide("REPLACE /* INTO shop/**/.orders (buyer_id, id) VALUES (65, 384)",
+                            r, NULL, msg), SQL_REFUSE_UPSERT);
+    assert_int_equal(decide("INSERT INTO .orders (buyer_id) VALUES (60)", r, NULL, msg),
+                     SQL_REFUSE_WRONG_UNIT);
+    assert_int_equal(decide("UPDATE .orders SET amount = 1 WHERE buyer_id = 60", r, NULL, msg),
+                     SQL_REFUSE_WRONG_UNIT);
+    assert_int_equal(decide("DELETE FROM .orders WHERE buyer_id = 60", r, NULL, msg),
+                     SQL_REFUSE_WRONG_UNIT);
+    assert_int_equal(decide("TRUNCATE .orders", r, NULL, msg), SQL_REFUSE_NO_KEY);
+    assert_int_equal(decide("INSERT INTO .orders (buyer_id) VALUES (6)", r, NULL, msg), SQL_ALLOW);
     rules_destroy(r);
 }
 

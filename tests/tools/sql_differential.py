@@ -338,14 +338,15 @@ def is_rollback(item):
     return kind == "query" and isinstance(payload[0], str) and bool(ROLLBACK_ONLY.match(payload[0]))
 
 
-TX_END = re.compile(r"\b(COMMIT|ROLLBACK)\b(?!\s+(WORK\s+)?TO\b)", re.I)
+TX_END = re.compile(r"^\s*(COMMIT|ROLLBACK)(\s+WORK)?\s*"
+                    r"(AND\s+CHAIN|;\s*(BEGIN|START\s+TRANSACTION)[^;]*)\s*;?\s*$", re.I)
 
 
 def ends_transaction(item):
     """Does the query end a transaction (COMMIT / ROLLBACK, not ROLLBACK TO)?
     Still in one after it: AND CHAIN, or a BEGIN later in the same query."""
     kind, payload = item
-    return kind == "query" and isinstance(payload[0], str) and bool(TX_END.search(payload[0]))
+    return kind == "query" and isinstance(payload[0], str) and bool(TX_END.match(payload[0]))
 
 
 def restores(before, after, tx_start):

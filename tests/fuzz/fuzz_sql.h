@@ -1,8 +1,9 @@
 /*
- * fuzz_sql.h: what the SQL fuzz targets compare when two classifications
- * must agree (the same text twice, or a re-spelled statement): every field
- * sql_decide reads. fold_case: names compared without case (a re-spelling
- * may change the case of unquoted words).
+ * fuzz_sql.h: the tables the SQL fuzz targets classify against, and what
+ * they compare when two classifications must agree (the same text twice,
+ * or a re-spelled statement): every field sql_decide reads. fold_case:
+ * names compared without case (a re-spelling may change the case of
+ * unquoted words).
  */
 #ifndef UNITROUTE_FUZZ_SQL_H
 #define UNITROUTE_FUZZ_SQL_H
@@ -12,6 +13,16 @@
 #include <strings.h>
 
 #include "proxy/sql_classify.h"
+
+/* The tables both SQL targets classify against (as in test_sql_classify.c). */
+static const struct sql_table_rule fuzz_table_rules[] = {
+    { "", "orders", SQL_TABLE_UNIT, "buyer_id" },
+    { "", "carts", SQL_TABLE_UNIT, "owner" },
+    { "shop", "payments", SQL_TABLE_UNIT, "buyer_id" },
+    { "", "sellers", SQL_TABLE_CENTER, "" },
+    { "", "logs", SQL_TABLE_OTHER, "" },
+};
+static const struct sql_tables fuzz_tables = { fuzz_table_rules, 5 };
 
 static inline bool fuzz_names_equal(const char *a, const char *b, bool fold_case)
 {

@@ -27,14 +27,6 @@
 #include "tests/fuzz/fuzz.h"
 #include "tests/fuzz/fuzz_sql.h"
 
-static const struct sql_table_rule table_rules[] = {
-    { "", "orders", SQL_TABLE_UNIT, "buyer_id" },
-    { "", "carts", SQL_TABLE_UNIT, "owner" },
-    { "shop", "payments", SQL_TABLE_UNIT, "buyer_id" },
-    { "", "sellers", SQL_TABLE_CENTER, "" },
-    { "", "logs", SQL_TABLE_OTHER, "" },
-};
-static const struct sql_tables tables = { table_rules, 5 };
 static const char *const units[] = { "dc-a", "dc-b" };
 
 /* buckets 0-49 dc-a, 50-99 dc-b, 10-19 banned (made once) */
@@ -138,10 +130,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sql_stmt_init(&again);
     while (off < len) {
         size_t used = 0, used2 = 0;
-        if (sql_classify_mode(sql + off, len - off, mode, &tables, db, &st, &used) != 0)
+        if (sql_classify_mode(sql + off, len - off, mode, &fuzz_tables, db, &st, &used) != 0)
             break;                      /* out of memory: nothing to check */
         FUZZ_CHECK(used > 0 && used <= len - off);
-        FUZZ_CHECK(sql_classify_mode(sql + off, len - off, mode, &tables, db, &again,
+        FUZZ_CHECK(sql_classify_mode(sql + off, len - off, mode, &fuzz_tables, db, &again,
                                      &used2) == 0);
         FUZZ_CHECK(used2 == used && fuzz_stmt_same(&st, &again, false) &&
                    st.malformed == again.malformed);

@@ -43,14 +43,6 @@
 
 #define META_STMTS_MAX 64
 
-static const struct sql_table_rule table_rules[] = {
-    { "", "orders", SQL_TABLE_UNIT, "buyer_id" },
-    { "", "carts", SQL_TABLE_UNIT, "owner" },
-    { "shop", "payments", SQL_TABLE_UNIT, "buyer_id" },
-    { "", "sellers", SQL_TABLE_CENTER, "" },
-    { "", "logs", SQL_TABLE_OTHER, "" },
-};
-static const struct sql_tables tables = { table_rules, 5 };
 
 /* The rewrite choices: the input's choice bytes, cycled. */
 struct choices {
@@ -234,7 +226,7 @@ static size_t classify_all(const char *sql, size_t len, unsigned mode, const cha
 
     while (off < len && n < META_STMTS_MAX) {
         size_t used = 0;
-        if (sql_classify_mode(sql + off, len - off, mode, &tables, db, &v[n], &used) != 0)
+        if (sql_classify_mode(sql + off, len - off, mode, &fuzz_tables, db, &v[n], &used) != 0)
             *nomem = true;
         FUZZ_CHECK(used > 0);
         off += used;
